@@ -1,0 +1,269 @@
+"""A MAVLink link to one vehicle: a receive loop, subscriptions, a .tlog, stream statistics,
+the vehicle clock, and the GCS heartbeat, all over pymavlink.
+
+Everything time-related runs on the vehicle's clock (see clock.py): `wait` and `collect` take
+their bounds in vehicle seconds. The only wall-clock bound is `silence_s`: if the vehicle sends
+nothing at all for that long, no vehicle-time bound could ever expire, so the wait fails with
+VehicleSilent instead of hanging.
+"""
+
+import queue
+import select
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from drivers.clock import VehicleClock
+from drivers.errors import VehicleLost, VehicleSilent, WaitTimeout
+from drivers.mavlink import DIALECT, TIME_BOOT_TYPES, mavlink, mavutil
+from drivers.stats import LinkStats
+from drivers.tlog import TlogWriter
+
+Message = Any  # a pymavlink MAVLink_message; pymavlink has no useful static type for it
+
+
+class Timed(NamedTuple):
+    """A received message and the vehicle time at which it arrived."""
+
+    t: float
+    msg: Message
+
+
+class Subscription:
+    def __init__(self, types: frozenset[str] | None) -> None:
+        self.types = types
+        self.queue: queue.SimpleQueue[Timed] = queue.SimpleQueue()
+
+    def get(self, wall_timeout: float) -> Timed | None:
+        try:
+            return self.queue.get(timeout=wall_timeout)
+        except queue.Empty:
+            return None
+
+
+class _TeeFile:
+    """What pymavlink writes frames to: the connection, and the tlog beside it."""
+
+    def __init__(self, conn: Any, link: "Link") -> None:
+        self._conn, self._link = conn, link
+
+    def write(self, buf: bytes) -> None:
+        self._conn.write(buf)
+        if self._link.tlog is not None:
+            self._link.tlog.write(bytes(buf))
+
+
+class Link:
+    """One connection (MAVProxy-style string: tcp:HOST:PORT, udpin:..., udpout:..., /dev/tty...)."""
+
+    POLL_S = 0.05  # how often a waiting caller re-checks its vehicle-time bound
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        vehicle_sysid: int | None = None,
+        gcs_sysid: int = 255,
+        gcs_compid: int = mavlink.MAV_COMP_ID_MISSIONPLANNER,
+        silence_s: float = 10.0,
+        tlog: Path | None = None,
+        liveness: Callable[[], str | None] | None = None,
+    ) -> None:
+        self.url = url
+        self.vehicle_sysid = vehicle_sysid
+        self.silence_s = silence_s
+        self.liveness = liveness
+        self.clock = VehicleClock()
+        self.stats = LinkStats()
+        self.tlog = TlogWriter(tlog) if tlog else None
+        self.gcs_heartbeats = True  # checks switch it off to simulate a lost ground station
+        self.closed_reason: str | None = None
+        self._latest: dict[str, Timed] = {}
+        self._subs: tuple[Subscription, ...] = ()
+        self._subs_lock = threading.Lock()
+        self._send_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._next_heartbeat = 0.0
+        self.opened_wall = time.monotonic()
+        self.statustexts: deque[Timed] = deque(maxlen=50)  # for messages that explain a refusal
+        try:
+            self._conn = mavutil.mavlink_connection(
+                url,
+                source_system=gcs_sysid,
+                source_component=gcs_compid,
+                dialect=DIALECT,
+                autoreconnect=False,
+                retries=0,
+            )
+        except OSError as exc:
+            if self.tlog:
+                self.tlog.close()
+            raise VehicleLost(f"cannot connect to {url}: {exc.strerror or exc}") from exc
+        self.mav = self._conn.mav
+        self.mav.file = _TeeFile(self._conn, self)
+        self._is_stream = url.startswith("tcp:")
+        self._thread = threading.Thread(target=self._receive_loop, name=f"link {url}", daemon=True)
+        self._thread.start()
+        self.send_heartbeat()  # a listening (udpin) vehicle learns our address from it
+
+    # -- sending -------------------------------------------------------------------------------
+    def send(self, msg: Message) -> None:
+        with self._send_lock:
+            self.mav.send(msg)
+
+    def send_heartbeat(self) -> None:
+        self.send(
+            self.mav.heartbeat_encode(
+                mavlink.MAV_TYPE_GCS, mavlink.MAV_AUTOPILOT_INVALID, 0, 0, mavlink.MAV_STATE_ACTIVE
+            )
+        )
+
+    # -- receiving -----------------------------------------------------------------------------
+    def _receive_loop(self) -> None:
+        fd = self._conn.fd
+        try:
+            while not self._stop.is_set():
+                ready, _, _ = select.select([fd], [], [], 0.1)
+                if not ready:
+                    continue
+                data = self._conn.recv(65536)
+                if not data:
+                    if self._is_stream:
+                        self.closed_reason = f"{self.url}: connection closed by the vehicle"
+                        return
+                    continue
+                for msg in self.mav.parse_buffer(data) or ():
+                    self._ingest(msg)
+        except (OSError, ValueError) as exc:
+            if not self._stop.is_set():
+                self.closed_reason = f"{self.url}: {exc}"
+
+    def _ingest(self, msg: Message) -> None:
+        if self.tlog is not None:
+            self.tlog.write(msg.get_msgbuf())
+        mtype = msg.get_type()
+        if mtype == "BAD_DATA":
+            self.stats.bad_frames += 1
+            return
+        sysid = msg.get_srcSystem()
+        self.stats.update(sysid, msg.get_srcComponent(), msg.get_seq(), mtype)
+        if (
+            self.vehicle_sysid is None
+            and mtype == "HEARTBEAT"
+            and (msg.autopilot != mavlink.MAV_AUTOPILOT_INVALID)
+        ):
+            self.vehicle_sysid = sysid
+        from_vehicle = sysid == self.vehicle_sysid
+        if from_vehicle and mtype in TIME_BOOT_TYPES:
+            self.clock.observe(msg.time_boot_ms)
+        timed = Timed(self.clock.now(), msg)
+        if from_vehicle:
+            self._latest[mtype] = timed
+            if mtype == "STATUSTEXT":
+                self.statustexts.append(timed)
+        for sub in self._subs:
+            if sub.types is None or mtype in sub.types:
+                sub.queue.put(timed)
+        if self.gcs_heartbeats and timed.t >= self._next_heartbeat and self.clock.started:
+            # 1 Hz in vehicle time, as a ground station at that speedup would send them.
+            self._next_heartbeat = timed.t + 1.0
+            self.send_heartbeat()
+
+    # -- reading state -------------------------------------------------------------------------
+    def latest(self, mtype: str) -> Timed | None:
+        """The newest message of this type from the vehicle, with its arrival time."""
+        return self._latest.get(mtype)
+
+    @contextmanager
+    def subscribe(self, types: Iterable[str] | None = None) -> Iterator[Subscription]:
+        sub = Subscription(frozenset(types) if types is not None else None)
+        with self._subs_lock:
+            self._subs = (*self._subs, sub)
+        try:
+            yield sub
+        finally:
+            with self._subs_lock:
+                self._subs = tuple(s for s in self._subs if s is not sub)
+
+    def check_alive(self, waiting_for: str) -> None:
+        """Raise if the vehicle is gone or silent, naming what we were waiting for."""
+        reason = self.closed_reason or (self.liveness() if self.liveness else None)
+        if reason:
+            raise VehicleLost(f"vehicle lost while waiting for {waiting_for}: {reason}")
+        # Until the first time_boot_ms arrives, the bound counts from the link's opening.
+        since = self.clock.wall_of_last_sample if self.clock.started else self.opened_wall
+        quiet = time.monotonic() - since
+        if quiet > self.silence_s:
+            raise VehicleSilent(
+                f"vehicle sent nothing that advances its clock for {quiet:.1f} s (wall) while "
+                f"waiting for {waiting_for}; the limit is link.silence_s = {self.silence_s:g} s"
+            )
+
+    def wait(
+        self,
+        what: str,
+        types: Iterable[str],
+        match: Callable[[Message], bool] | None = None,
+        *,
+        timeout_s: float,
+        include_latest: bool = False,
+    ) -> Timed:
+        """The first message of `types` (from anyone) that satisfies `match`, within `timeout_s`
+        vehicle seconds. With include_latest, the vehicle's newest message counts too."""
+        types = frozenset(types)
+        with self.subscribe(types) as sub:
+            if include_latest:
+                for mtype in types:
+                    got = self.latest(mtype)
+                    if got and (match is None or match(got.msg)):
+                        return got
+            start = self.clock.now()
+            while True:
+                got = sub.get(self.POLL_S)
+                if got and (match is None or match(got.msg)):
+                    return got
+                self.check_alive(what)
+                if self.clock.now() - start >= timeout_s:
+                    raise WaitTimeout(
+                        f"waited {timeout_s:g} s of vehicle time for {what}; "
+                        f"{self._describe_latest(types)}"
+                    )
+
+    def collect(
+        self,
+        types: Iterable[str],
+        duration_s: float,
+        match: Callable[[Message], bool] | None = None,
+    ) -> list[Timed]:
+        """Every matching message received during the next `duration_s` vehicle seconds."""
+        got: list[Timed] = []
+        with self.subscribe(types) as sub:
+            end = self.clock.now() + duration_s
+            while self.clock.now() < end:
+                item = sub.get(self.POLL_S)
+                if item and item.t <= end and (match is None or match(item.msg)):
+                    got.append(item)
+                self.check_alive(f"{duration_s:g} s of {', '.join(sorted(types))}")
+        return got
+
+    def _describe_latest(self, types: frozenset[str]) -> str:
+        seen = [f"last {t}: {self._latest[t].msg}" for t in sorted(types) if t in self._latest]
+        return "; ".join(seen) if seen else f"no {'/'.join(sorted(types))} seen from the vehicle"
+
+    # -- lifetime ------------------------------------------------------------------------------
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2.0)
+        self._conn.close()
+        if self.tlog is not None:
+            self.tlog.close()
+
+    def __enter__(self) -> "Link":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

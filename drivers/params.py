@@ -1,0 +1,48 @@
+"""Parameter values on the wire: PARAM_VALUE/PARAM_SET carry every value in a float field.
+
+ArduPilot casts integers to float (10 -> 10.0); PX4 copies their bytes (10 -> 1.4e-44). Which
+one a vehicle does follows from its HEARTBEAT autopilot field; decode by param_type either way.
+"""
+
+import struct
+
+from drivers.mavlink import mavlink
+
+_INT_FORMATS = {
+    mavlink.MAV_PARAM_TYPE_UINT8: "<B",
+    mavlink.MAV_PARAM_TYPE_INT8: "<b",
+    mavlink.MAV_PARAM_TYPE_UINT16: "<H",
+    mavlink.MAV_PARAM_TYPE_INT16: "<h",
+    mavlink.MAV_PARAM_TYPE_UINT32: "<I",
+    mavlink.MAV_PARAM_TYPE_INT32: "<i",
+}
+
+
+def is_bytewise(autopilot: int) -> bool:
+    """True for autopilots that bit-cast integer parameters into the float field."""
+    return autopilot == mavlink.MAV_AUTOPILOT_PX4
+
+
+def decode(wire: float, param_type: int, bytewise: bool) -> float:
+    fmt = _INT_FORMATS.get(param_type)
+    if fmt is None:
+        return wire
+    if not bytewise:
+        return float(round(wire))
+    raw = struct.pack("<f", wire)[: struct.calcsize(fmt)]
+    return float(struct.unpack(fmt, raw)[0])
+
+
+def encode(value: float, param_type: int, bytewise: bool) -> float:
+    fmt = _INT_FORMATS.get(param_type)
+    if fmt is None or not bytewise:
+        return float(value)
+    raw = struct.pack(fmt, int(value)).ljust(4, b"\0")
+    return struct.unpack("<f", raw)[0]
+
+
+def name_of(param_id: str | bytes) -> str:
+    """pymavlink hands param_id back as str or bytes depending on version; NUL-padded."""
+    if isinstance(param_id, bytes):
+        param_id = param_id.decode("ascii", "replace")
+    return param_id.rstrip("\0")

@@ -1,0 +1,135 @@
+"""Vehicle processes (simulators, SITL) that never outlive the harness.
+
+Each runs in its own process group (so teardown reaches its children too), is told by the
+kernel to exit if the harness dies (PR_SET_PDEATHSIG), and is killed at interpreter exit if
+anything skipped its teardown. Its output is kept in a log file beside the run's results.
+"""
+
+import atexit
+import contextlib
+import ctypes
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+from pathlib import Path
+
+_LIVE: set["ManagedProcess"] = set()
+
+
+def _die_with_parent() -> None:  # runs in the child between fork and exec
+    if sys.platform.startswith("linux"):
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+class ManagedProcess:
+    def __init__(
+        self,
+        argv: list[str],
+        log_path: Path,
+        *,
+        cwd: Path | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.argv = argv
+        self.log_path = Path(log_path)
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._tail: deque[str] = deque(maxlen=40)
+        self._lines_cv = threading.Condition()
+        self._log = open(self.log_path, "a", encoding="utf-8")  # noqa: SIM115 (closed in stop)
+        self._log.write(f"$ {' '.join(argv)}\n")
+        self._log.flush()
+        self.proc = subprocess.Popen(
+            argv,
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            bufsize=1,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
+        _LIVE.add(self)
+        self._reader = threading.Thread(target=self._read, name=f"output of {argv[0]}", daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            with self._lines_cv:
+                self._tail.append(line.rstrip("\n"))
+                self._lines_cv.notify_all()
+            if not self._log.closed:
+                self._log.write(line)
+                self._log.flush()
+        with self._lines_cv:
+            self._lines_cv.notify_all()
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def exit_code(self) -> int | None:
+        return self.proc.poll()
+
+    def tail(self, n: int = 10) -> str:
+        with self._lines_cv:
+            return "\n".join(list(self._tail)[-n:])
+
+    def wait_for_lines(self, pattern: str, count: int, timeout_s: float) -> list[re.Match[str]]:
+        """The first `count` output lines matching `pattern`, read as the process starts.
+
+        Start-up precedes any vehicle clock, so this bound is in wall seconds."""
+        regex = re.compile(pattern)
+        deadline = time.monotonic() + timeout_s
+        with self._lines_cv:
+            while True:
+                found = [m for m in map(regex.search, self._tail) if m]
+                if len(found) >= count:
+                    return found[:count]
+                if self.proc.poll() is not None and not self._reader.is_alive():
+                    raise RuntimeError(
+                        f"exited with code {self.proc.returncode} before it was ready; "
+                        f"its last output:\n{self.tail()}"
+                    )
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(
+                        f"not ready within {timeout_s:g} s (no {count} line(s) matching "
+                        f"{pattern!r}); its last output:\n{self.tail()}"
+                    )
+                self._lines_cv.wait(min(left, 0.2))
+
+    def stop(self, grace_s: float = 5.0) -> int | None:
+        """SIGTERM the whole process group, then SIGKILL it if it lingers; return the exit code."""
+        if self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=grace_s)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=grace_s)
+        # Children that ignored SIGTERM may still hold ports even though the leader is gone.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self._reader.join(timeout=2.0)
+        if self.proc.stdout:
+            self.proc.stdout.close()
+        self._log.close()
+        _LIVE.discard(self)
+        return self.proc.returncode
+
+
+@atexit.register
+def _stop_all() -> None:
+    for proc in list(_LIVE):
+        proc.stop(grace_s=2.0)

@@ -1,0 +1,80 @@
+"""Starts and stops the built-in simulator (sim/) in its own process, on free loopback ports."""
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from drivers.errors import DriverError
+from drivers.process import ManagedProcess
+
+ROOT = Path(__file__).resolve().parent.parent
+LINK_LINE = r"link (\d+) (?:listening on|sending to) (\S+)"
+
+
+class SimDriver:
+    """A vehicle played by `python -m sim`, listening on tcp:127.0.0.1:<a free port>."""
+
+    name = "sim"
+    capabilities = frozenset({"sim_faults", "restart", "reboot"})
+    START_TIMEOUT_S = 20.0  # wall: a cold Python start with pymavlink imports on a loaded machine
+
+    def __init__(self, vehicle: dict[str, Any], log_dir: Path) -> None:
+        self.cfg = vehicle
+        self.log_dir = Path(log_dir)
+        self.process: ManagedProcess | None = None
+        self.url: str | None = None
+        self.starts = 0
+
+    @property
+    def sysid(self) -> int:
+        return int(self.cfg.get("sysid", 1))
+
+    def argv(self) -> list[str]:
+        cfg = self.cfg
+        argv = [sys.executable, "-u", "-m", "sim", "--listen", "tcp:127.0.0.1:0"]
+        argv += ["--speedup", f"{cfg.get('speedup', 1):g}", "--sysid", str(self.sysid)]
+        argv += ["--seed", str(cfg.get("seed", 0))]
+        if cfg.get("home"):
+            argv += ["--home", ",".join(f"{v:g}" for v in cfg["home"])]
+        for fault in cfg.get("faults", []):
+            argv += ["--fault", fault]
+        return argv
+
+    def start(self) -> str:
+        """Start the simulator; return the connection string of its first link."""
+        self.starts += 1
+        log = self.log_dir / f"sim-{self.starts}.log"
+        self.process = ManagedProcess(self.argv(), log, cwd=ROOT)
+        try:
+            (first,) = self.process.wait_for_lines(LINK_LINE, 1, self.START_TIMEOUT_S)
+        except (RuntimeError, TimeoutError) as exc:
+            self.stop()
+            raise DriverError(f"built-in simulator did not start: {exc} (log: {log})") from exc
+        self.url = first.group(2)
+        return self.url
+
+    def liveness(self) -> str | None:
+        """None while the simulator runs; otherwise why it is gone."""
+        if self.process is None:
+            return "simulator not started"
+        code = self.process.exit_code()
+        if code is None:
+            return None
+        return f"simulator exited with code {code}; its last output:\n{self.process.tail(5)}"
+
+    def ensure_running(self) -> str:
+        """The running simulator's URL, starting a fresh one if it died."""
+        if self.liveness() is not None:
+            self.stop()
+            return self.start()
+        assert self.url is not None
+        return self.url
+
+    def restart(self) -> str:
+        self.stop()
+        return self.start()
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.stop()
+            self.process = None

@@ -1,0 +1,45 @@
+"""Per-stream link statistics from MAVLink's 8-bit sequence number.
+
+Every (sysid, compid) sender numbers its frames 0..255 and wraps around; a jump in that
+number is frames lost on the way (mavlink.io, "Packet loss").
+"""
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class StreamStats:
+    received: int = 0
+    lost: int = 0
+    last_seq: int | None = None
+    by_type: dict[str, int] = field(default_factory=dict)
+
+    def update(self, seq: int, msg_type: str) -> None:
+        if self.last_seq is not None:
+            # modulo 256 handles the wrap-around (255 -> 0 is no loss).
+            self.lost += (seq - self.last_seq - 1) & 0xFF
+        self.last_seq = seq
+        self.received += 1
+        self.by_type[msg_type] = self.by_type.get(msg_type, 0) + 1
+
+    @property
+    def loss_ratio(self) -> float:
+        total = self.received + self.lost
+        return self.lost / total if total else 0.0
+
+
+class LinkStats:
+    """Statistics of every stream seen on one link, keyed by (sysid, compid)."""
+
+    def __init__(self) -> None:
+        self.streams: dict[tuple[int, int], StreamStats] = {}
+        self.bad_frames = 0  # frames pymavlink refused (CRC, length, signature)
+
+    def update(self, sysid: int, compid: int, seq: int, msg_type: str) -> None:
+        stream = self.streams.get((sysid, compid))
+        if stream is None:
+            stream = self.streams[(sysid, compid)] = StreamStats()
+        stream.update(seq, msg_type)
+
+    def stream(self, sysid: int, compid: int) -> StreamStats:
+        return self.streams.get((sysid, compid), StreamStats())

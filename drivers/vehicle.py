@@ -1,0 +1,271 @@
+"""The Vehicle API: what a check asks of a vehicle, in MAVLink's own protocols.
+
+Every wait is bounded in vehicle seconds and says what it waited for. Parameters a check
+changes are journaled, so the fixture can put them back and prove it did.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from drivers import params
+from drivers.errors import CommandRejected, WaitTimeout
+from drivers.link import Link, Message, Timed
+from drivers.mavlink import COPTER_MODES, mavlink
+
+MODE_NAMES = {number: name for name, number in COPTER_MODES.items()}
+RESULT_NAMES = {number: entry.name for number, entry in mavlink.enums["MAV_RESULT"].items()}
+ARMED = mavlink.MAV_MODE_FLAG_SAFETY_ARMED
+PREARM_OK = mavlink.MAV_SYS_STATUS_PREARM_CHECK
+
+# What every check relies on, in Hz; ArduPilot streams nothing until a ground station asks.
+DEFAULT_STREAMS = {
+    "SYSTEM_TIME": 4,
+    "ATTITUDE": 10,
+    "GLOBAL_POSITION_INT": 5,
+    "SYS_STATUS": 2,
+    "EXTENDED_SYS_STATE": 2,
+}
+
+
+def result_name(result: int) -> str:
+    return RESULT_NAMES.get(result, str(result)).removeprefix("MAV_RESULT_")
+
+
+@dataclass
+class ParamChange:
+    name: str
+    original: float
+    param_type: int
+
+
+class Vehicle:
+    def __init__(self, link: Link, sysid: int = 1, compid: int = 1) -> None:
+        self.link = link
+        self.sysid, self.compid = sysid, compid
+        self.bytewise_params = False
+        self.journal: dict[str, ParamChange] = {}
+        self._param_types: dict[str, int] = {}
+
+    # -- connection and state ------------------------------------------------------------------
+    def connect(self, streams: dict[str, float] = DEFAULT_STREAMS) -> None:
+        """Wait for the vehicle's heartbeat, start its clock, and ask for the streams we need."""
+        hb = self.link.wait(
+            f"a HEARTBEAT from system {self.sysid}",
+            ["HEARTBEAT"],
+            lambda m: m.get_srcSystem() == self.sysid and m.get_srcComponent() == self.compid,
+            timeout_s=float("inf"),  # no vehicle clock yet: bounded by link.silence_s (wall)
+        )
+        self.bytewise_params = params.is_bytewise(hb.msg.autopilot)
+        for name, hz in streams.items():
+            self._send_command(mavlink.MAV_CMD_SET_MESSAGE_INTERVAL, _msg_id(name), 1e6 / hz)
+        self.link.wait(
+            "the first message carrying time_boot_ms (the vehicle clock)",
+            ["SYSTEM_TIME", "ATTITUDE"],
+            lambda m: m.get_srcSystem() == self.sysid,
+            timeout_s=float("inf"),  # bounded by link.silence_s (wall), as above
+        )
+        for name, hz in streams.items():  # now confirmed, with retries, in vehicle time
+            self.command(mavlink.MAV_CMD_SET_MESSAGE_INTERVAL, _msg_id(name), 1e6 / hz)
+
+    def latest(self, mtype: str) -> Message | None:
+        got = self.link.latest(mtype)
+        return got.msg if got else None
+
+    @property
+    def armed(self) -> bool:
+        hb = self.latest("HEARTBEAT")
+        return bool(hb and hb.base_mode & ARMED)
+
+    @property
+    def mode(self) -> str:
+        hb = self.latest("HEARTBEAT")
+        return MODE_NAMES.get(hb.custom_mode, str(hb.custom_mode)) if hb else "unknown"
+
+    @property
+    def relative_alt_m(self) -> float:
+        pos = self.latest("GLOBAL_POSITION_INT")
+        return pos.relative_alt / 1000.0 if pos else float("nan")
+
+    def recent_statustext(self, since: float) -> list[str]:
+        return [t.msg.text for t in self.link.statustexts if t.t >= since]
+
+    def _from_vehicle(self, msg: Message) -> bool:
+        return msg.get_srcSystem() == self.sysid and msg.get_srcComponent() == self.compid
+
+    def wait_heartbeat(
+        self, what: str, match: Callable[[Message], object], timeout_s: float
+    ) -> Timed:
+        """Wait until the vehicle's HEARTBEAT satisfies `match` (its current one counts)."""
+        return self.link.wait(
+            what,
+            ["HEARTBEAT"],
+            lambda m: self._from_vehicle(m) and match(m),
+            timeout_s=timeout_s,
+            include_latest=True,
+        )
+
+    # -- parameters ----------------------------------------------------------------------------
+    def get_param(self, name: str, timeout_s: float = 1.0, retries: int = 3) -> float:
+        msg = self._param_exchange(
+            name,
+            lambda: self.link.mav.param_request_read_encode(
+                self.sysid, self.compid, name.encode(), -1
+            ),
+            timeout_s,
+            retries,
+        )
+        return params.decode(msg.param_value, msg.param_type, self.bytewise_params)
+
+    def set_param(self, name: str, value: float, timeout_s: float = 1.0, retries: int = 3) -> float:
+        """Set a parameter and return the value the vehicle echoed (which a check compares)."""
+        if name not in self.journal:
+            original = self.get_param(name, timeout_s, retries)
+            self.journal[name] = ParamChange(name, original, self._param_types[name])
+        ptype = self._param_types[name]
+        wire = params.encode(value, ptype, self.bytewise_params)
+        msg = self._param_exchange(
+            name,
+            lambda: self.link.mav.param_set_encode(
+                self.sysid, self.compid, name.encode(), wire, ptype
+            ),
+            timeout_s,
+            retries,
+        )
+        return params.decode(msg.param_value, msg.param_type, self.bytewise_params)
+
+    def restore_params(self) -> list[str]:
+        """Put back every journaled parameter; return what could not be restored."""
+        problems = []
+        for change in list(self.journal.values()):
+            try:
+                echoed = self.set_param(change.name, change.original)
+            except WaitTimeout as exc:
+                problems.append(f"{change.name}: no answer while restoring ({exc})")
+                continue
+            if not _same(echoed, change.original):
+                problems.append(f"{change.name}: is {echoed:g}, should be {change.original:g}")
+            else:
+                del self.journal[change.name]
+        return problems
+
+    def _param_exchange(
+        self, name: str, build: Callable[[], Message], timeout_s: float, retries: int
+    ) -> Message:
+        last: WaitTimeout | None = None
+        for _ in range(retries):
+            self.link.send(build())
+            try:
+                got = self.link.wait(
+                    f"PARAM_VALUE {name}",
+                    ["PARAM_VALUE"],
+                    lambda m: self._from_vehicle(m) and params.name_of(m.param_id) == name,
+                    timeout_s=timeout_s,
+                )
+            except WaitTimeout as exc:
+                last = exc
+                continue
+            self._param_types[name] = got.msg.param_type
+            return got.msg
+        raise WaitTimeout(f"parameter {name}: no PARAM_VALUE after {retries} tries ({last})")
+
+    # -- commands ------------------------------------------------------------------------------
+    def _send_command(self, cmd: int, *args: float, confirmation: int = 0) -> None:
+        p = [*args, *[0.0] * (7 - len(args))]
+        self.link.send(
+            self.link.mav.command_long_encode(self.sysid, self.compid, cmd, confirmation, *p)
+        )
+
+    def command(self, cmd: int, *args: float, ack_timeout_s: float = 1.0, retries: int = 3) -> int:
+        """Send COMMAND_LONG until a final COMMAND_ACK comes back; return its MAV_RESULT."""
+        gcs = self.link.mav.srcSystem
+
+        def is_ack(m: Message) -> bool:
+            return (
+                self._from_vehicle(m)
+                and m.command == cmd
+                and getattr(m, "target_system", 0) in (0, gcs)
+                and m.result != mavlink.MAV_RESULT_IN_PROGRESS
+            )
+
+        for attempt in range(retries):
+            with self.link.subscribe(["COMMAND_ACK"]) as sub:
+                self._send_command(cmd, *args, confirmation=attempt)
+                start = self.link.clock.now()
+                while self.link.clock.now() - start < ack_timeout_s:
+                    got = sub.get(self.link.POLL_S)
+                    if got and is_ack(got.msg):
+                        return got.msg.result
+                    self.link.check_alive(f"COMMAND_ACK for {_cmd_name(cmd)}")
+        raise WaitTimeout(
+            f"no COMMAND_ACK for {_cmd_name(cmd)} after {retries} tries of "
+            f"{ack_timeout_s:g} s vehicle time each"
+        )
+
+    def command_ok(self, cmd: int, *args: float, **kw: float) -> None:
+        since = self.link.clock.now()
+        result = self.command(cmd, *args, **kw)
+        if result != mavlink.MAV_RESULT_ACCEPTED:
+            said = "; ".join(self.recent_statustext(since)) or "no STATUSTEXT"
+            raise CommandRejected(f"{_cmd_name(cmd)} answered {result_name(result)} ({said})")
+
+    def set_mode(self, name: str, timeout_s: float = 5.0) -> None:
+        number = COPTER_MODES[name]
+        self.command_ok(
+            mavlink.MAV_CMD_DO_SET_MODE, mavlink.MAV_MODE_FLAG_CUSTOM_MODE_ENABLED, number
+        )
+        self.wait_heartbeat(f"mode {name}", lambda m: m.custom_mode == number, timeout_s)
+
+    def wait_armable(self, timeout_s: float) -> Timed:
+        """Wait for the pre-arm checks to pass (SYS_STATUS PREARM_CHECK health bit)."""
+        return self.link.wait(
+            "pre-arm checks to pass (SYS_STATUS health bit PREARM_CHECK)",
+            ["SYS_STATUS"],
+            lambda m: self._from_vehicle(m) and m.onboard_control_sensors_health & PREARM_OK,
+            timeout_s=timeout_s,
+            include_latest=True,
+        )
+
+    def arm(self, timeout_s: float = 5.0) -> None:
+        self.command_ok(mavlink.MAV_CMD_COMPONENT_ARM_DISARM, 1)
+        self.wait_heartbeat("the armed flag", lambda m: m.base_mode & ARMED, timeout_s)
+
+    def disarm(self, force: bool = False, timeout_s: float = 5.0) -> None:
+        self.command_ok(mavlink.MAV_CMD_COMPONENT_ARM_DISARM, 0, 21196 if force else 0)
+        self.wait_heartbeat("the armed flag to clear", lambda m: not m.base_mode & ARMED, timeout_s)
+
+    def takeoff(self, alt_m: float, tolerance_m: float, timeout_s: float) -> Timed:
+        """GUIDED take-off; returns the GLOBAL_POSITION_INT that reached the altitude."""
+        self.command_ok(mavlink.MAV_CMD_NAV_TAKEOFF, *[0] * 6, alt_m)
+        return self.link.wait(
+            f"relative altitude {alt_m:g} m (± {tolerance_m:g} m)",
+            ["GLOBAL_POSITION_INT"],
+            lambda m: self._from_vehicle(m) and m.relative_alt / 1000 >= alt_m - tolerance_m,
+            timeout_s=timeout_s,
+        )
+
+    def land(self, timeout_s: float) -> Timed:
+        """LAND mode; returns the HEARTBEAT that showed the vehicle disarmed on the ground."""
+        self.set_mode("LAND")
+        self.link.wait(
+            "landed state ON_GROUND",
+            ["EXTENDED_SYS_STATE"],
+            lambda m: (
+                self._from_vehicle(m) and m.landed_state == mavlink.MAV_LANDED_STATE_ON_GROUND
+            ),
+            timeout_s=timeout_s,
+            include_latest=False,
+        )
+        return self.wait_heartbeat("disarm after landing", lambda m: not m.base_mode & ARMED, 10.0)
+
+
+def _msg_id(name: str) -> int:
+    return getattr(mavlink, f"MAVLINK_MSG_ID_{name}")
+
+
+def _cmd_name(cmd: int) -> str:
+    entry = mavlink.enums["MAV_CMD"].get(cmd)
+    return entry.name if entry else f"command {cmd}"
+
+
+def _same(a: float, b: float) -> bool:
+    return abs(a - b) <= 1e-6 * max(1.0, abs(a), abs(b))
