@@ -1,0 +1,123 @@
+"""The Link against a scripted peer: statistics, vehicle clock, waits, GCS heartbeats, tlog."""
+
+import threading
+import time
+
+import pytest
+
+from drivers.errors import VehicleLost, VehicleSilent, WaitTimeout
+from drivers.link import Link
+from drivers.mavlink import mavlink, mavutil
+from tests.fake_peer import FakePeer
+
+
+@pytest.fixture
+def peer():
+    p = FakePeer()
+    yield p
+    p.close()
+
+
+@pytest.fixture
+def link(peer, tmp_path):
+    with Link(peer.url, vehicle_sysid=1, silence_s=2.0, tlog=tmp_path / "t.tlog") as conn:
+        yield conn
+
+
+def feed_clock(peer: FakePeer, until_ms: int, step_ms: int = 100, wall_step: float = 0.005):
+    """Play a vehicle whose clock runs at step_ms per wall_step (20x by default), in a thread."""
+
+    def run():
+        for t in range(0, until_ms + 1, step_ms):
+            peer.system_time(t)
+            time.sleep(wall_step)  # pacing of the fake vehicle itself, not a wait for a condition
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+def until(predicate, what, wall_s=5.0):
+    deadline = time.monotonic() + wall_s
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.01)
+
+
+def test_sequence_gaps_become_loss_per_stream(peer, link):
+    for seq in (254, 255, 0, 3):
+        peer.heartbeat(seq=seq)
+    until(lambda: link.stats.stream(1, 1).received == 4, "4 heartbeats")
+    assert link.stats.stream(1, 1).lost == 2
+
+
+def test_bad_frames_are_counted_not_fatal(peer, link):
+    frame = bytearray(peer.frame(peer.mav.system_time_encode(0, 1000)))
+    frame[-1] ^= 0xFF  # break the CRC
+    peer.send_raw(bytes(frame))
+    peer.heartbeat()
+    until(lambda: link.latest("HEARTBEAT") is not None, "the heartbeat after the bad frame")
+    assert link.stats.bad_frames >= 1
+    assert link.latest("SYSTEM_TIME") is None
+
+
+def test_wait_is_bounded_in_vehicle_time(peer, link):
+    # given a vehicle whose clock runs at 20x, when we wait 2 vehicle seconds for what never comes
+    feeder = feed_clock(peer, until_ms=20_000)
+    start = time.monotonic()
+    with pytest.raises(WaitTimeout, match=r"waited 2 s of vehicle time for a COMMAND_ACK"):
+        link.wait("a COMMAND_ACK", ["COMMAND_ACK"], timeout_s=2.0)
+    # then it gave up after ~2 vehicle seconds, i.e. ~0.1 s of wall time, not 2 s
+    assert time.monotonic() - start < 1.5
+    feeder.join()
+
+
+def test_wait_returns_the_matching_message_with_its_vehicle_time(peer, link):
+    feeder = feed_clock(peer, until_ms=3_000)
+    got = link.wait(
+        "SYSTEM_TIME past 1 s", ["SYSTEM_TIME"], lambda m: m.time_boot_ms >= 1000, timeout_s=5
+    )
+    assert got.msg.time_boot_ms >= 1000 and got.t == pytest.approx(1.0, abs=0.6)
+    feeder.join()
+
+
+def test_a_silent_vehicle_fails_the_wait_instead_of_hanging(peer, link):
+    peer.system_time(1000)
+    with pytest.raises(VehicleSilent, match=r"while waiting for a HEARTBEAT.*silence_s = 2 s"):
+        link.wait("a HEARTBEAT", ["HEARTBEAT"], timeout_s=60)
+
+
+def test_a_closed_connection_is_reported_at_once(peer, link):
+    peer.system_time(1000)
+    until(lambda: link.clock.started, "the first clock sample")
+    peer.close()
+    start = time.monotonic()
+    with pytest.raises(VehicleLost, match="connection closed"):
+        link.wait("a HEARTBEAT", ["HEARTBEAT"], timeout_s=60)
+    assert time.monotonic() - start < 1.0
+
+
+def test_gcs_heartbeats_follow_vehicle_time(peer, link):
+    # given 5 s of vehicle time, played in ~0.25 s of wall time
+    feed_clock(peer, until_ms=5_000).join()
+    until(lambda: link.clock.now() >= 5.0, "vehicle time 5 s")
+    # then the link sent one heartbeat per vehicle second (plus one on opening)
+    mav = mavlink.MAVLink(None)
+    beats = [m for m in mav.parse_buffer(bytes(peer.received)) or [] if m.get_type() == "HEARTBEAT"]
+    assert 5 <= len(beats) <= 7
+    assert beats[0].type == mavlink.MAV_TYPE_GCS
+
+
+def test_tlog_is_readable_by_pymavlink(peer, link, tmp_path):
+    peer.heartbeat()
+    peer.system_time(1234)
+    until(lambda: link.latest("SYSTEM_TIME") is not None, "SYSTEM_TIME")
+    link.close()
+    log = mavutil.mavlink_connection(str(tmp_path / "t.tlog"))
+    seen = []
+    while (msg := log.recv_match()) is not None:
+        seen.append((msg.get_type(), msg.get_srcSystem(), getattr(msg, "_timestamp", 0)))
+    types = {(t, s) for t, s, _ in seen}
+    assert ("HEARTBEAT", 255) in types  # what we sent
+    assert ("HEARTBEAT", 1) in types and ("SYSTEM_TIME", 1) in types  # what we received
+    assert all(abs(ts - time.time()) < 60 for _, _, ts in seen)  # wall-clock stamps, as MAVProxy

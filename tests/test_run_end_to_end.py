@@ -1,0 +1,64 @@
+"""The default profile, run as a user runs it, against a healthy simulator: every check passes,
+the run folder holds every report, and `-n 2` gives the same verdicts."""
+
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from drivers.mavlink import mavutil
+from tests.run_pytest import ROOT, run_pytest
+
+
+@pytest.fixture(scope="module")
+def healthy(tmp_path_factory):
+    return run_pytest("suites", report_dir=tmp_path_factory.mktemp("reports"))
+
+
+def test_default_profile_passes_against_a_healthy_simulator(healthy):
+    assert healthy.code == 0, healthy.output[-3000:]
+    outcomes = healthy.outcomes()
+    assert outcomes and set(outcomes.values()) == {"passed"}, outcomes
+    assert "report: " in healthy.output and "summary.md" in healthy.output
+
+
+def test_the_run_folder_holds_junit_allure_summary_and_tlogs(healthy):
+    run = healthy.run_dir
+    junit = ET.parse(run / "junit.xml").getroot()
+    assert int(junit.find("testsuite").get("tests")) == len(healthy.outcomes())
+    props = [p.get("name") for p in junit.iter("property")]
+    assert "measurement" in props and "requirement" in props
+    assert any((run / "allure-results").glob("*-result.json"))
+    summary = (run / "summary.md").read_text()
+    assert "verdict: PASS" in summary and "heartbeat rate" in summary and "MAV-HEARTBEAT" in summary
+    assert (healthy.report_dir / "latest").resolve() == run
+
+
+def test_every_check_records_measurements_and_requirements(healthy):
+    for check in healthy.results["checks"]:
+        assert check["requirements"], check["nodeid"]
+        assert check["measurements"], check["nodeid"]
+        assert all({"value", "unit", "threshold", "ok"} <= set(m) for m in check["measurements"])
+
+
+def test_each_check_has_a_tlog_that_pymavlink_reads(healthy):
+    for check in healthy.results["checks"]:
+        path = ROOT / check["tlog"]  # relative to where the run started, or absolute
+        log = mavutil.mavlink_connection(str(path))
+        types = set()
+        while (msg := log.recv_match()) is not None:
+            types.add(msg.get_type())
+        assert {"HEARTBEAT", "SYSTEM_TIME"} <= types, (path.name, types)
+
+
+def test_two_workers_give_the_same_verdicts(healthy, tmp_path):
+    parallel = run_pytest("suites", "-n", "2", report_dir=tmp_path)
+    assert parallel.code == 0, parallel.output[-3000:]
+    assert parallel.outcomes() == healthy.outcomes()
+    assert {p.name for p in (parallel.run_dir / "vehicles").iterdir()} == {"gw0", "gw1"}
+
+
+def test_collect_only_lists_checks_with_their_requirements(tmp_path):
+    run = run_pytest("suites", "--collect-only", "-q", report_dir=tmp_path)
+    assert run.code == 0, run.output
+    assert "test_heartbeat_rate  [MAV-HEARTBEAT]" in run.output
+    assert "test_arm_takeoff_land  [MAV-ARM, MAV-COMMAND, GB42590-4.8]" in run.output

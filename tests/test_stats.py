@@ -1,0 +1,33 @@
+"""Stream statistics from MAVLink sequence numbers, including the 255 -> 0 wrap-around."""
+
+import pytest
+
+from drivers.stats import LinkStats, StreamStats
+
+
+@pytest.mark.parametrize(
+    ("seqs", "lost"),
+    [
+        ([0, 1, 2, 3], 0),
+        ([253, 254, 255, 0, 1], 0),  # wrap-around is not loss
+        ([254, 1], 2),  # 255 and 0 lost across the wrap
+        ([10, 12, 15], 3),
+        ([0, 0], 255),  # a repeat looks like a full lap lost: 8-bit seq cannot tell
+    ],
+)
+def test_loss_counts_sequence_gaps_modulo_256(seqs, lost):
+    stream = StreamStats()
+    for seq in seqs:
+        stream.update(seq, "HEARTBEAT")
+    assert (stream.received, stream.lost) == (len(seqs), lost)
+
+
+def test_streams_are_kept_apart_per_sender():
+    stats = LinkStats()
+    stats.update(1, 1, 5, "HEARTBEAT")
+    stats.update(51, 68, 200, "RADIO_STATUS")
+    stats.update(1, 1, 7, "ATTITUDE")
+    assert stats.stream(1, 1).lost == 1
+    assert stats.stream(51, 68).lost == 0
+    assert stats.stream(1, 1).by_type == {"HEARTBEAT": 1, "ATTITUDE": 1}
+    assert stats.stream(1, 1).loss_ratio == pytest.approx(1 / 3)
