@@ -99,7 +99,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_configure_node(node: Any) -> None:
     """pytest-xdist: every worker writes into the controller's run folder."""
-    node.workerinput["skyproof_run_dir"] = str(node.config.stash[_RUN_DIR])
+    if _RUN_DIR in node.config.stash:
+        node.workerinput["skyproof_run_dir"] = str(node.config.stash[_RUN_DIR])
 
 
 _VERIFYING = pytest.StashKey[bool]()

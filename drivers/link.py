@@ -191,9 +191,11 @@ class Link:
 
     def check_alive(self, waiting_for: str) -> None:
         """Raise if the vehicle is gone or silent, naming what we were waiting for."""
-        reason = self.closed_reason or (self.liveness() if self.liveness else None)
-        if reason:
-            raise VehicleLost(f"vehicle lost while waiting for {waiting_for}: {reason}")
+        if self.closed_reason or (self.liveness and self.liveness()):
+            # the process's own account (exit code, last output) says more than the socket's
+            reasons = [self.closed_reason, self.liveness() if self.liveness else None]
+            said = "; ".join(r for r in reasons if r)
+            raise VehicleLost(f"vehicle lost while waiting for {waiting_for}: {said}")
         # Until the first time_boot_ms arrives, the bound counts from the link's opening.
         since = self.clock.wall_of_last_sample if self.clock.started else self.opened_wall
         quiet = time.monotonic() - since

@@ -15,7 +15,8 @@ class Measurement:
 
     def __str__(self) -> str:
         verdict = "within" if self.ok else "OUTSIDE"
-        return f"{self.name} = {self.value:.4g} {self.unit}, {verdict} {self.threshold} {self.unit}"
+        unit = f" {self.unit}" if self.unit else ""
+        return f"{self.name} = {self.value:.4g}{unit}, {verdict} {self.threshold}{unit}"
 
     def to_json(self) -> str:
         data = asdict(self)

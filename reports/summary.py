@@ -84,4 +84,5 @@ def _figure(m: dict[str, Any]) -> str:
     value = m["value"]
     shown = f"{value:.4g}" if isinstance(value, float) else str(value)
     mark = "" if m["ok"] else " ✗"
-    return f"{m['name']}: {shown} {m['unit']} ({m['threshold']}){mark}"
+    unit = f" {m['unit']}" if m["unit"] else ""
+    return f"{m['name']}: {shown}{unit} ({m['threshold']}{unit}){mark}"

@@ -30,7 +30,7 @@ def test_a_missing_profile_is_named(tmp_path):
 def test_a_simulator_that_cannot_start_is_a_clear_driver_error(tmp_path, monkeypatch):
     driver = SimDriver({"driver": "sim"}, tmp_path)
     monkeypatch.setattr(driver, "argv", lambda: [sys.executable, "-m", "no_such_simulator"])
-    with pytest.raises(DriverError, match=r"did not start.*No module named no_such_simulator"):
+    with pytest.raises(DriverError, match=r"(?s)did not start.*No module named no_such_simulator"):
         driver.start()
     assert driver.process is None
 

@@ -1,0 +1,120 @@
+"""Command line: `python -m sim [--listen ...] [--out ...] [--speedup N] ...`."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from pathlib import Path
+
+from sim.faults import FAULTS, list_lines
+from sim.links import LinkError, LinkSpec, parse_spec
+from sim.vehicle import Home
+
+PREFIX = "skyproof-sim:"
+DEFAULT_LISTEN = "tcp:127.0.0.1:5760"
+
+
+class _LinkAction(argparse.Action):
+    """--listen and --out share one list so channels are numbered in command-line order."""
+
+    def __call__(self, parser, namespace, values, option_string=None):  # type: ignore[override]
+        outgoing = option_string == "--out"
+        try:
+            spec = parse_spec(str(values), outgoing)
+        except ValueError as exc:
+            raise argparse.ArgumentError(self, str(exc)) from None
+        links = getattr(namespace, "links", None) or []
+        links.append(spec)
+        namespace.links = links
+
+
+def _speedup(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 < v <= 1000:
+        raise argparse.ArgumentTypeError("must be > 0 and <= 1000")
+    return v
+
+
+def _home(text: str) -> Home:
+    try:
+        lat, lon, alt, hdg = (float(x) for x in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected LAT,LON,ALT,HDG") from None
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180 and 0 <= hdg <= 360):
+        raise argparse.ArgumentTypeError("latitude, longitude or heading out of range")
+    return Home(lat, lon, alt, hdg)
+
+
+def _sysid(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if not 1 <= v <= 255:
+        raise argparse.ArgumentTypeError("must be 1..255")
+    return v
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m sim",
+        description="skyproof built-in MAVLink multicopter simulator (loopback only).",
+    )
+    p.add_argument("--listen", action=_LinkAction, metavar="tcp:HOST:PORT|udpin:HOST:PORT",
+                   help=f"listen for a GCS (port 0 = pick a free one); default {DEFAULT_LISTEN}")
+    p.add_argument("--out", action=_LinkAction, metavar="udpout:HOST:PORT",
+                   help="send to a UDP address and read its replies")
+    p.add_argument("--speedup", type=_speedup, default=1.0, help="vehicle time / wall time")
+    p.add_argument("--home", type=_home, default=None, metavar="LAT,LON,ALT,HDG")
+    p.add_argument("--seed", type=int, default=1, help="seed for noise and wind (default 1)")
+    p.add_argument("--sysid", type=_sysid, default=None,
+                   help="MAVLink system id (sets SYSID_THISMAV; default 1)")
+    p.add_argument("--fault", action="append", default=[], choices=sorted(FAULTS),
+                   metavar="NAME", help="make a known-bad vehicle (see --list-faults)")
+    p.add_argument("--list-faults", action="store_true", help="list faults and exit")
+    p.add_argument("--state-dir", type=Path, default=None,
+                   help="directory where parameters persist (default: none)")
+    return p
+
+
+_stop = False
+
+
+def _on_signal(_signum: int, _frame: object) -> None:
+    global _stop
+    _stop = True
+
+
+def main(argv: list[str] | None = None) -> int:
+    # Handlers first: a signal at any moment after start must mean a clean exit 0.
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    args = build_parser().parse_args(argv)
+    if args.list_faults:
+        print("\n".join(list_lines()))
+        return 0
+    from sim.core import Config, Sim  # after parsing: --help stays fast
+
+    links: list[LinkSpec] = args.links or [parse_spec(DEFAULT_LISTEN, False)]
+    cfg = Config(links=links, speedup=args.speedup, seed=args.seed, sysid=args.sysid,
+                 faults=args.fault, state_dir=args.state_dir)
+    if args.home is not None:
+        cfg.home = args.home
+    sim = Sim(cfg)
+    try:
+        sim.open_links()
+    except LinkError as exc:
+        sim.close()
+        print(f"{PREFIX} {exc}", file=sys.stderr)
+        return 2
+    for link in sim.links:
+        print(f"{PREFIX} link {link.index} {link.verb} {link.address}")
+    print(f"{PREFIX} ready (sysid {sim.sysid}, speedup {cfg.speedup:g}, "
+          f"faults: {sim.faults.describe()})", flush=True)
+    code = sim.run(lambda: _stop)
+    print(f"{PREFIX} stopped", flush=True)
+    return code

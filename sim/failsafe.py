@@ -1,0 +1,168 @@
+"""Failsafes, ArduPilot Copter style, all timed in vehicle seconds.
+
+GCS: a GCS is any sender with compid 190 (MAV_COMP_ID_MISSIONPLANNER) or a HEARTBEAT of
+type GCS. FS_GCS_ENABLE: 0 off; 1 RTL; 2 RTL (keeps flying AUTO); 3 RTL (no SmartRTL here);
+4 LAND; 5 LAND; 6 RTL; 7 BRAKE. Landed and armed: disarm. Fires only once a GCS was seen.
+Battery: voltage < BATT_LOW_VOLT for BATT_LOW_TIMER s, or remaining mAh < BATT_LOW_MAH;
+FS_BATT_ENABLE 0 warn, 1 LAND, 2 RTL; latched until reboot.
+Fence: FENCE_ACTION 0 report, 1 RTL (LAND if RTL impossible), 2 LAND, 3 RTL, 4 BRAKE, 5 RTL.
+GPS: lost for GPS_LOSS_S while flying -> FS_GPS_ENABLE 0 warn, 1 LAND, 2 ALT_HOLD.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sim import fence, modes
+from sim.links import Link
+from sim.mav import MAVLinkMessage, mavlink
+from sim.vehicle import SEV_CRITICAL, SEV_INFO
+
+if TYPE_CHECKING:
+    from sim.core import Sim
+
+M = mavlink
+GCS_ACTIONS = {1: modes.RTL, 2: modes.RTL, 3: modes.RTL, 4: modes.LAND, 5: modes.LAND,
+               6: modes.RTL, 7: modes.BRAKE}
+LATE_S = 5.0  # fault gcs_failsafe_late: this much later than FS_GCS_TIMEOUT
+BATT_ACTIONS = {1: modes.LAND, 2: modes.RTL}
+FENCE_ACTIONS = {1: modes.RTL, 2: modes.LAND, 3: modes.RTL, 4: modes.BRAKE, 5: modes.RTL}
+GPS_ACTIONS = {1: modes.LAND, 2: modes.ALT_HOLD}
+GPS_LOSS_S = 1.0  # the EKF rides out shorter outages
+
+
+class Failsafes:
+    def __init__(self, sim: Sim) -> None:
+        self.sim = sim
+        self.last_gcs: float | None = None
+        self.zones = fence.Zones()
+        self.reset()
+
+    def reset(self) -> None:
+        self.last_gcs = None
+        self.batt_low_since: float | None = None
+        self.gps_lost_since: float | None = None
+        self.fence_breach = fence.BREACH_NONE
+        self.fence_breach_count = 0
+        self.fence_breach_time = 0
+
+    def on_heartbeat(self, link: Link, msg: MAVLinkMessage) -> None:
+        if msg.type == M.MAV_TYPE_GCS or msg.get_srcComponent() == M.MAV_COMP_ID_MISSIONPLANNER:
+            self.last_gcs = self.sim.clock.now
+
+    def tick(self) -> None:
+        self._gcs()
+        self._battery()
+        self._gps()
+        self._fence()
+
+    def _action(self, mode: int, why: str) -> None:
+        """Switch mode for a failsafe; falls back to LAND when the mode needs a position."""
+        v = self.sim.vehicle
+        # Already landing, or already doing it: keep going (no restart of the manoeuvre).
+        if v.mode not in (modes.LAND, mode) and v.set_mode(mode)[0] != M.MAV_RESULT_ACCEPTED:
+            v.set_mode(modes.LAND)
+        v.text(SEV_CRITICAL, f"Failsafe: {why}, {modes.name(v.mode)}")
+
+    def _gcs(self) -> None:
+        sim, v = self.sim, self.sim.vehicle
+        enable = sim.params.get_int("FS_GCS_ENABLE")
+        active = "gcs" in v.failsafe
+        if self.last_gcs is None or sim.faults.on("no_gcs_failsafe") or enable == 0:
+            if active:
+                v.failsafe.discard("gcs")
+            return
+        timeout = sim.params["FS_GCS_TIMEOUT"]
+        if sim.faults.on("gcs_failsafe_late"):
+            timeout += LATE_S
+        lost = sim.clock.now - self.last_gcs > timeout
+        if active and not lost:
+            v.failsafe.discard("gcs")
+            v.text(SEV_INFO, "GCS Failsafe Cleared")
+        elif lost and not active and v.armed:
+            v.failsafe.add("gcs")
+            if v.landed:
+                v.disarm(why="GCS failsafe")
+                return
+            if v.mode == modes.AUTO and enable == 2:
+                v.text(SEV_CRITICAL, "Failsafe: GCS lost, continuing AUTO")
+                return
+            mode = GCS_ACTIONS.get(enable, modes.RTL)
+            if sim.faults.on("gcs_failsafe_wrong_action"):
+                mode = modes.LAND  # the known-bad vehicle lands whatever was configured
+            self._action(mode, "GCS lost")
+        elif active and not v.armed:
+            v.failsafe.discard("gcs")
+
+    def _battery(self) -> None:
+        sim, v = self.sim, self.sim.vehicle
+        if "battery" in v.failsafe:
+            return  # latched, as in ArduPilot
+        b, p, now = v.battery, sim.params, sim.clock.now
+        low_v = p["BATT_LOW_VOLT"] > 0 and b.voltage < p["BATT_LOW_VOLT"]
+        if not low_v:
+            self.batt_low_since = None
+        elif self.batt_low_since is None:
+            self.batt_low_since = now
+        timed_out = low_v and now - (self.batt_low_since or now) >= p["BATT_LOW_TIMER"]
+        low_mah = p["BATT_LOW_MAH"] > 0 and b.capacity_mah - b.consumed_mah < p["BATT_LOW_MAH"]
+        if not (timed_out or low_mah):
+            return
+        v.failsafe.add("battery")
+        v.text(SEV_CRITICAL, f"Battery 1 is low {b.voltage:.2f}V used {b.consumed_mah:.0f} mAh")
+        if not v.armed:
+            return
+        if v.landed:
+            v.disarm(why="battery failsafe")
+            return
+        mode = BATT_ACTIONS.get(sim.params.get_int("FS_BATT_ENABLE"))
+        if mode is not None:
+            self._action(mode, "Battery low")
+
+    def _gps(self) -> None:
+        sim, v = self.sim, self.sim.vehicle
+        now = sim.clock.now
+        if v.gps_ok or not v.warm:
+            self.gps_lost_since = None
+            if "gps" in v.failsafe:
+                v.failsafe.discard("gps")
+                v.text(SEV_INFO, "GPS Failsafe Cleared")
+            return
+        if self.gps_lost_since is None:
+            self.gps_lost_since = now
+        if "gps" in v.failsafe or now - self.gps_lost_since < GPS_LOSS_S:
+            return
+        if not v.armed or v.landed:
+            return
+        v.failsafe.add("gps")
+        mode = GPS_ACTIONS.get(sim.params.get_int("FS_GPS_ENABLE"))
+        if mode is None:
+            v.text(SEV_CRITICAL, "Failsafe: GPS lost")
+        elif v.mode in modes.NEEDS_POSITION or mode == modes.LAND:
+            self._action(mode, "GPS lost")
+
+    def _fence(self) -> None:
+        sim, v = self.sim, self.sim.vehicle
+        if not sim.params.get_int("FENCE_ENABLE") or sim.faults.on("fence_ignored"):
+            self.fence_breach = fence.BREACH_NONE
+            v.failsafe.discard("fence")
+            return
+        kind, name = fence.breach(v, self.zones)
+        if kind == fence.BREACH_NONE:
+            if "fence" in v.failsafe:
+                v.failsafe.discard("fence")
+                v.text(SEV_INFO, "Fence breach cleared")
+            self.fence_breach = kind
+            return
+        if self.fence_breach != fence.BREACH_NONE:
+            return  # same breach still going: act once
+        self.fence_breach = kind
+        self.fence_breach_count += 1
+        self.fence_breach_time = int(v.time_boot * 1000)
+        v.failsafe.add("fence")
+        if not v.armed or v.landed:
+            return  # stops arming (prearm) but there is nothing to fly
+        v.text(SEV_CRITICAL, f"Fence Breach: {name}")
+        mode = FENCE_ACTIONS.get(sim.params.get_int("FENCE_ACTION"))
+        if mode is not None:
+            self._action(mode, f"Fence {name}")

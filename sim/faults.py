@@ -1,0 +1,46 @@
+"""Named faults: each turns the simulator into a known-bad vehicle in one documented way.
+
+Adding a fault = one entry in FAULTS plus one `faults.on("name")` test at its hook.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+# name -> one-line description (shown by --list-faults). Keep it sorted by concern.
+FAULTS: dict[str, str] = {
+    "heartbeat_gaps": "heartbeats skip irregularly: after 2-4 beats, a gap of 3-5 s",
+    "param_writes_ignored": "PARAM_SET is echoed with the OLD value; nothing changes",
+    "takeoff_stalls": "GUIDED take-off climbs to half the asked altitude only",
+    "crash_on_malformed": "the process exits with code 3 on a frame with a bad CRC",
+    "no_gcs_failsafe": "GCS failsafe never fires, whatever FS_GCS_ENABLE says",
+    "gcs_failsafe_late": "GCS failsafe fires FS_GCS_TIMEOUT + 5 s after the last GCS heartbeat",
+    "gcs_failsafe_wrong_action": "GCS failsafe switches to LAND instead of the configured RTL",
+    "fence_ignored": "geofence breaches are not acted on (no mode change, no breach report)",
+}
+
+
+class Faults:
+    """The set of faults active in this run."""
+
+    def __init__(self, names: Iterable[str] = ()) -> None:
+        unknown = [n for n in names if n not in FAULTS]
+        if unknown:
+            raise ValueError(
+                f"unknown fault(s) {', '.join(unknown)}; valid: {', '.join(sorted(FAULTS))}"
+            )
+        self.names: tuple[str, ...] = tuple(dict.fromkeys(names))
+
+    def on(self, name: str) -> bool:
+        # A typo at a hook would silently disable a fault: fail loudly instead.
+        if name not in FAULTS:
+            raise KeyError(name)
+        return name in self.names
+
+    def describe(self) -> str:
+        return ",".join(self.names) if self.names else "none"
+
+
+def list_lines() -> list[str]:
+    width = max(len(n) for n in FAULTS)
+    return [f"{name:<{width}}  {desc}" for name, desc in FAULTS.items()]

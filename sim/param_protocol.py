@@ -1,0 +1,74 @@
+"""MAVLink parameter protocol: REQUEST_LIST (paced), REQUEST_READ, SET (echoed).
+
+Follows ArduPilot: unknown names get no answer; values travel float-cast.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import TYPE_CHECKING
+
+from sim.mav import MAVLinkMessage, mavlink
+from sim.params import DEFS, NAMES
+
+if TYPE_CHECKING:
+    from sim.core import Sim
+    from sim.links import Link
+
+LIST_PER_STEP = 10  # PARAM_VALUEs per physics step while streaming a list
+
+
+def _name(raw: str | bytes) -> str:
+    if isinstance(raw, bytes):
+        raw = raw.decode("ascii", "replace")
+    return raw.split("\0", 1)[0]
+
+
+def param_value(sim: Sim, name: str) -> MAVLinkMessage:
+    d = DEFS[name]
+    return mavlink.MAVLink_param_value_message(
+        name.encode(), float(sim.params[name]), d.ptype, len(NAMES), NAMES.index(name)
+    )
+
+
+class ParamProtocol:
+    def __init__(self, sim: Sim) -> None:
+        self.sim = sim
+        self.pending: deque[tuple[Link, str]] = deque()
+
+    def _for_us(self, msg: MAVLinkMessage) -> bool:
+        return msg.target_system == self.sim.sysid and msg.target_component in (0, 1)
+
+    def on_request_list(self, link: Link, msg: MAVLinkMessage) -> None:
+        if self._for_us(msg):
+            # Restart rather than interleave if a list is asked for again.
+            self.pending = deque(p for p in self.pending if p[0] is not link)
+            self.pending.extend((link, n) for n in NAMES)
+
+    def on_request_read(self, link: Link, msg: MAVLinkMessage) -> None:
+        if not self._for_us(msg):
+            return
+        if msg.param_index >= 0:
+            if msg.param_index < len(NAMES):
+                self.sim.send(link, param_value(self.sim, NAMES[msg.param_index]))
+            return
+        name = _name(msg.param_id)
+        if name in DEFS:
+            self.sim.send(link, param_value(self.sim, name))
+
+    def on_set(self, link: Link, msg: MAVLinkMessage) -> None:
+        if not self._for_us(msg):
+            return
+        name = _name(msg.param_id)
+        if name not in DEFS:
+            return  # ArduPilot stays silent on unknown names
+        if not self.sim.faults.on("param_writes_ignored"):
+            # A rejected value (NaN, out of range) leaves the old one; the echo shows it.
+            self.sim.params.set(name, msg.param_value)
+        # ArduPilot sends the new value on every link, so all GCSs stay in step.
+        self.sim.broadcast(param_value(self.sim, name))
+
+    def tick(self) -> None:
+        for _ in range(min(LIST_PER_STEP, len(self.pending))):
+            link, name = self.pending.popleft()
+            self.sim.send(link, param_value(self.sim, name))

@@ -1,0 +1,247 @@
+"""Vehicle state and the actions one may ask of it (arm, mode, take-off, go-to, land).
+
+Motion lives in sim/dynamics.py; this file owns the rules (what is allowed, when).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sim import geo, modes
+from sim.battery import Battery
+from sim.faults import Faults
+from sim.mav import mavlink
+from sim.params import ParamStore
+
+WARMUP_S = 8.0  # vehicle seconds from boot to GPS fix + EKF ready
+LAND_DETECT_S = 1.0  # on the ground this long in LAND/RTL -> disarm
+
+SEV_INFO = mavlink.MAV_SEVERITY_INFO
+SEV_WARNING = mavlink.MAV_SEVERITY_WARNING
+SEV_CRITICAL = mavlink.MAV_SEVERITY_CRITICAL
+
+ON_GROUND = mavlink.MAV_LANDED_STATE_ON_GROUND
+IN_AIR = mavlink.MAV_LANDED_STATE_IN_AIR
+TAKEOFF = mavlink.MAV_LANDED_STATE_TAKEOFF
+LANDING = mavlink.MAV_LANDED_STATE_LANDING
+
+
+@dataclass
+class Home:
+    lat: float
+    lon: float
+    alt: float  # metres AMSL
+    hdg: float = 0.0
+
+
+class Vehicle:
+    """Position is north/east/up metres from the origin (where the process started)."""
+
+    def __init__(self, params: ParamStore, faults: Faults, origin: Home, seed: int,
+                 now: Callable[[], float]) -> None:
+        self.params = params
+        self.faults = faults
+        self.origin = origin
+        self.rng = random.Random(seed)
+        self.now = now
+        self.outbox: list[tuple[int, str]] = []  # STATUSTEXT to broadcast
+        self.n = self.e = self.alt = 0.0
+        self.vn = self.ve = self.vu = 0.0
+        self.yaw = math.radians(origin.hdg)
+        self.roll = self.pitch = 0.0
+        self.yaw_rate = 0.0
+        # Hooks other modules fill in (mission runner, failsafe flags).
+        # Why AUTO cannot start now ("" = it can); the mission runner replaces this.
+        self.auto_refusal: Callable[[], str] = lambda: "no mission"
+        self.auto_guidance: Callable[[Vehicle], tuple[float, float, float]] | None = None
+        self.auto_landing = False  # the mission runner sets it while a LAND item runs
+        self.gust_n = self.gust_e = 0.0
+        self.noise_n = self.noise_e = self.noise_u = 0.0  # reported-position error, metres
+        self.on_mode_change: list[Callable[[int, int], None]] = []
+        self.reboot()
+
+    # ---- lifecycle ----
+    def reboot(self) -> None:
+        self.boot_t = self.now()
+        self.armed = False
+        self.mode = modes.STABILIZE
+        self.landed = self.alt <= 0.01
+        self.landed_since = self.now()
+        self.takeoff_alt: float | None = None
+        self.target: tuple[float, float, float] | None = None  # n, e, alt
+        self.rtl_phase = ""
+        self.rtl_phase_t = 0.0
+        self.home: Home | None = None
+        self.warm_announced = False
+        self.battery = Battery(self.params)  # a reboot restarts the simulated pack too
+        self.failsafe: set[str] = set()  # active failsafes: "gcs", "battery", "gps", "fence"
+        self.speed_override: float | None = None  # DO_CHANGE_SPEED, m/s
+        self.vel_cmd: tuple[float, float, float, float] | None = None  # vn, ve, vu, until
+
+    @property
+    def time_boot(self) -> float:
+        return self.now() - self.boot_t
+
+    @property
+    def warm(self) -> bool:
+        return self.time_boot >= WARMUP_S
+
+    @property
+    def gps_ok(self) -> bool:
+        return self.warm and not self.params.get_int("SIM_GPS_DISABLE")
+
+    @property
+    def position_ok(self) -> bool:
+        return self.gps_ok
+
+    def text(self, severity: int, msg: str) -> None:
+        self.outbox.append((severity, msg[:50]))
+
+    # ---- where we are ----
+    def latlon(self) -> tuple[float, float]:
+        return geo.offset(self.origin.lat, self.origin.lon, self.n, self.e)
+
+    def noisy_latlon(self) -> tuple[float, float]:
+        return geo.offset(self.origin.lat, self.origin.lon, self.n + self.noise_n,
+                          self.e + self.noise_e)
+
+    def alt_amsl(self) -> float:
+        return self.origin.alt + self.alt
+
+    def home_ne_alt(self) -> tuple[float, float, float]:
+        """Home as north/east/up metres from the origin."""
+        h = self.home or self.origin
+        hn, he = geo.ne_of(self.origin.lat, self.origin.lon, h.lat, h.lon)
+        return hn, he, h.alt - self.origin.alt
+
+    def alt_above_home(self) -> float:
+        return self.alt - self.home_ne_alt()[2]
+
+    def set_home_here(self) -> None:
+        lat, lon = self.latlon()
+        self.home = Home(lat, lon, self.alt_amsl(), math.degrees(self.yaw) % 360)
+
+    @property
+    def landed_state(self) -> int:
+        if self.landed:
+            return ON_GROUND
+        if self.takeoff_alt is not None:
+            return TAKEOFF
+        if self.mode == modes.LAND or (self.mode == modes.RTL and self.rtl_phase == "land"):
+            return LANDING
+        return IN_AIR
+
+    # ---- pre-arm ----
+    def prearm_failures(self) -> list[str]:
+        fails: list[str] = []
+        if not self.warm:
+            fails.append("Need Position Estimate")
+        elif not self.gps_ok:
+            fails.append("GPS 1: Bad fix")
+        if "battery" in self.failsafe:
+            fails.append("Battery 1 low voltage failsafe")
+        if "fence" in self.failsafe:
+            fails.append("Vehicle breaching fence")
+        return fails
+
+    # ---- actions; each returns (MAV_RESULT, reason) ----
+    def arm(self, force: bool = False) -> tuple[int, str]:
+        if self.armed:
+            return mavlink.MAV_RESULT_ACCEPTED, ""
+        if self.mode not in modes.ARMABLE:
+            self.text(SEV_CRITICAL, "Arm: Mode not armable")
+            return mavlink.MAV_RESULT_DENIED, "mode not armable"
+        fails = [] if force or self.params.get_int("ARMING_CHECK") == 0 else self.prearm_failures()
+        if self.mode in modes.NEEDS_POSITION and not self.position_ok and not fails:
+            fails = ["Need Position Estimate"]
+        if fails:
+            for f in fails:
+                self.text(SEV_CRITICAL, f"PreArm: {f}")
+            return mavlink.MAV_RESULT_DENIED, fails[0]
+        self.armed = True
+        self.landed_since = self.now()  # DISARM_DELAY counts from arming
+        if self.home is None and self.gps_ok:
+            self.set_home_here()
+        return mavlink.MAV_RESULT_ACCEPTED, ""
+
+    def disarm(self, force: bool = False, why: str = "") -> tuple[int, str]:
+        if not self.armed:
+            return mavlink.MAV_RESULT_ACCEPTED, ""
+        if not self.landed and not force:
+            self.text(SEV_CRITICAL, "Disarm: vehicle not landed")
+            return mavlink.MAV_RESULT_DENIED, "not landed"
+        self.armed = False
+        self.takeoff_alt = None
+        if why:
+            self.text(SEV_INFO, f"Disarming: {why}")
+        return mavlink.MAV_RESULT_ACCEPTED, ""
+
+    def set_mode(self, mode: int, reason: str = "") -> tuple[int, str]:
+        if mode not in modes.NAMES:
+            return mavlink.MAV_RESULT_FAILED, "unknown mode"
+        if self.armed and mode in modes.NEEDS_POSITION and not self.position_ok:
+            self.text(SEV_WARNING, f"Mode change to {modes.name(mode)} failed: requires position")
+            return mavlink.MAV_RESULT_FAILED, "requires position"
+        if self.armed and mode == modes.AUTO and (why := self.auto_refusal()):
+            self.text(SEV_WARNING, f"Mode change to AUTO failed: {why}")
+            return mavlink.MAV_RESULT_FAILED, why
+        old = self.mode
+        self.mode = mode
+        self._enter(mode)
+        if reason:
+            self.text(SEV_WARNING, f"{reason}: {modes.name(mode)}")
+        for cb in self.on_mode_change:
+            cb(old, mode)
+        return mavlink.MAV_RESULT_ACCEPTED, ""
+
+    def _enter(self, mode: int) -> None:
+        if mode != modes.GUIDED:
+            self.takeoff_alt = None
+        self.speed_override = None
+        self.vel_cmd = None
+        self.auto_landing = False
+        self.target = (self.n, self.e, self.alt)  # every mode starts by holding here
+        if mode == modes.RTL:
+            self.rtl_phase, self.rtl_phase_t = "climb", self.now()
+
+    def takeoff(self, alt: float) -> tuple[int, str]:
+        if not math.isfinite(alt):
+            return mavlink.MAV_RESULT_DENIED, "bad altitude"
+        if not self.armed:
+            return mavlink.MAV_RESULT_DENIED, "not armed"
+        if self.mode != modes.GUIDED:
+            return mavlink.MAV_RESULT_DENIED, "not in GUIDED"
+        if not self.landed:
+            return mavlink.MAV_RESULT_FAILED, "already flying"
+        if alt <= 0:
+            return mavlink.MAV_RESULT_DENIED, "altitude must be > 0"
+        if self.faults.on("takeoff_stalls"):
+            alt /= 2  # the known-bad vehicle: believes it took off, holds half-way
+        ground = self.home_ne_alt()[2]
+        self.takeoff_alt = ground + alt
+        self.target = (self.n, self.e, self.takeoff_alt)
+        self.landed = False
+        return mavlink.MAV_RESULT_ACCEPTED, ""
+
+    def goto(self, n: float, e: float, alt: float | None) -> tuple[int, str]:
+        """Guided go-to (alt: metres above origin; None keeps the current altitude)."""
+        if self.mode != modes.GUIDED:
+            return mavlink.MAV_RESULT_DENIED, "not in GUIDED"
+        if not self.armed or self.landed:
+            return mavlink.MAV_RESULT_DENIED, "not flying"
+        if self.takeoff_alt is not None:
+            self.takeoff_alt = None  # a new target ends the take-off, as in ArduPilot
+        self.vel_cmd = None
+        self.target = (n, e, self.alt if alt is None else max(alt, 0.0))
+        return mavlink.MAV_RESULT_ACCEPTED, ""
+
+    def velocity(self, vn: float, ve: float, vu: float, hold_s: float = 3.0) -> bool:
+        """Guided velocity command, valid hold_s vehicle seconds (ArduPilot's timeout is 3 s)."""
+        if self.mode != modes.GUIDED or not self.armed or self.landed:
+            return False
+        self.takeoff_alt = None
+        self.vel_cmd = (vn, ve, vu, self.now() + hold_s)
+        return True
