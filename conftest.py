@@ -257,8 +257,9 @@ def vehicle(request: pytest.FixtureRequest, link: Link, vehicle_driver: Any) -> 
         vehicle_driver.restart()
         pytest.fail("vehicle was armed at the start of the check; it has been restarted")
     yield v
-    if vehicle_driver.liveness() is not None or link.closed_reason:
-        return  # the check already failed on it; the next check gets a fresh vehicle
+    if vehicle_driver.liveness() is not None or link.closed_reason or link.went_silent:
+        vehicle_driver.stop()  # the check already failed on it; the next check gets a fresh one
+        return
     call = request.node.stash.get(_REPORTS, {}).get("call")
     problems = v.restore_params()
     if v.armed:

@@ -82,6 +82,7 @@ class Link:
         self.tlog = TlogWriter(tlog) if tlog else None
         self.gcs_heartbeats = True  # checks switch it off to simulate a lost ground station
         self.closed_reason: str | None = None
+        self.went_silent = False  # a wait gave up on a vehicle that stopped sending
         self._latest: dict[str, Timed] = {}
         self._subs: tuple[Subscription, ...] = ()
         self._subs_lock = threading.Lock()
@@ -200,6 +201,7 @@ class Link:
         since = self.clock.wall_of_last_sample if self.clock.started else self.opened_wall
         quiet = time.monotonic() - since
         if quiet > self.silence_s:
+            self.went_silent = True
             raise VehicleSilent(
                 f"vehicle sent nothing that advances its clock for {quiet:.1f} s (wall) while "
                 f"waiting for {waiting_for}; the limit is link.silence_s = {self.silence_s:g} s"

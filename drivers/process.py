@@ -112,6 +112,7 @@ class ManagedProcess:
         if self.proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGTERM)
+                os.killpg(self.proc.pid, signal.SIGCONT)  # a stopped process cannot act on TERM
             try:
                 self.proc.wait(timeout=grace_s)
             except subprocess.TimeoutExpired:

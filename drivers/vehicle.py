@@ -39,6 +39,8 @@ class ParamChange:
 
 
 class Vehicle:
+    EXPLAIN_S = 0.5  # vehicle seconds to wait for the STATUSTEXT that explains a refusal
+
     def __init__(self, link: Link, sysid: int = 1, compid: int = 1) -> None:
         self.link = link
         self.sysid, self.compid = sysid, compid
@@ -205,6 +207,8 @@ class Vehicle:
         since = self.link.clock.now()
         result = self.command(cmd, *args, **kw)
         if result != mavlink.MAV_RESULT_ACCEPTED:
+            # The explanation may follow the ACK: give it a moment of vehicle time to arrive.
+            self.link.collect(["STATUSTEXT"], self.EXPLAIN_S)
             said = "; ".join(self.recent_statustext(since)) or "no STATUSTEXT"
             raise CommandRejected(f"{_cmd_name(cmd)} answered {result_name(result)} ({said})")
 

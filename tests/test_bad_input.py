@@ -37,10 +37,14 @@ def test_a_simulator_that_cannot_start_is_a_clear_driver_error(tmp_path, monkeyp
 
 def test_a_dying_vehicle_fails_its_check_and_the_next_check_gets_a_fresh_one(tmp_path):
     scenario = ROOT / "tests" / "scenarios" / "dying_vehicle.py"
-    run = run_pytest(str(scenario), "-p", "no:randomly", report_dir=tmp_path / "r")
-    assert "1 failed, 2 passed" in run.output, run.output[-3000:]
-    assert "vehicle lost while waiting for" in run.output
+    profile = write_profile(tmp_path / "quick.yaml", "link:\n  silence_s: 2\n")
+    run = run_pytest(str(scenario), "--profile", str(profile), report_dir=tmp_path / "r")
+    assert "2 failed, 3 passed" in run.output, run.output[-3000:]
+    assert "vehicle lost while waiting for a heartbeat that never comes" in run.output
     assert "simulator exited with code -9" in run.output
+    assert "waiting for a heartbeat from a frozen vehicle; the limit is link.silence_s = 2 s" in (
+        run.output
+    )
 
 
 def sim_children(pid: int) -> list[int]:

@@ -1,0 +1,77 @@
+"""The Vehicle API against the built-in simulator: parameters with their journal, commands with
+COMMAND_ACK, refusals explained, modes and arming confirmed by HEARTBEAT."""
+
+import pytest
+
+from drivers.errors import CommandRejected, WaitTimeout
+from drivers.link import Link
+from drivers.mavlink import mavlink
+from drivers.sim_driver import SimDriver
+from drivers.vehicle import Vehicle
+
+
+@pytest.fixture(scope="module")
+def sim(tmp_path_factory):
+    driver = SimDriver({"driver": "sim", "speedup": 20}, tmp_path_factory.mktemp("sim"))
+    driver.start()
+    yield driver
+    driver.stop()
+
+
+@pytest.fixture
+def vehicle(sim):
+    with Link(sim.ensure_running(), vehicle_sysid=1, silence_s=5, liveness=sim.liveness) as link:
+        v = Vehicle(link)
+        v.connect()
+        yield v
+        assert not v.restore_params()
+
+
+def test_connect_starts_the_vehicle_clock_and_streams(vehicle):
+    assert vehicle.link.clock.started
+    got = vehicle.link.wait("ATTITUDE", ["ATTITUDE"], timeout_s=2)
+    assert got.t > 0 and vehicle.mode == "STABILIZE" and not vehicle.armed
+
+
+def test_set_param_journals_the_original_and_restore_puts_it_back(vehicle):
+    original = vehicle.get_param("RTL_ALT")
+    assert vehicle.set_param("RTL_ALT", original + 100) == original + 100
+    assert vehicle.set_param("RTL_ALT", original + 200) == original + 200
+    assert vehicle.journal["RTL_ALT"].original == original  # the first value, not the middle one
+    assert vehicle.restore_params() == []
+    assert vehicle.get_param("RTL_ALT") == original and not vehicle.journal
+
+
+def test_integer_parameters_decode_as_integers(vehicle):
+    assert vehicle.get_param("FS_GCS_ENABLE") == 0.0
+    assert vehicle.set_param("FS_GCS_ENABLE", 1) == 1.0
+
+
+def test_an_unknown_parameter_times_out_in_vehicle_time_saying_which(vehicle):
+    with pytest.raises(WaitTimeout, match="parameter NO_SUCH_PARAM: no PARAM_VALUE after 2 tries"):
+        vehicle.get_param("NO_SUCH_PARAM", timeout_s=0.5, retries=2)
+
+
+def test_an_unsupported_command_returns_its_result(vehicle):
+    result = vehicle.command(31999)  # no such MAV_CMD
+    assert result == mavlink.MAV_RESULT_UNSUPPORTED
+
+
+def test_a_refused_arm_says_why(vehicle, sim):
+    sim.restart()  # a freshly booted vehicle is still warming up: pre-arm checks fail
+    with Link(sim.url, vehicle_sysid=1, silence_s=5, liveness=sim.liveness) as link:
+        fresh = Vehicle(link)
+        fresh.connect()
+        with pytest.raises(
+            CommandRejected, match=r"COMPONENT_ARM_DISARM answered DENIED \(.*PreArm"
+        ):
+            fresh.arm()
+
+
+def test_mode_and_arming_are_confirmed_by_heartbeat(vehicle):
+    vehicle.wait_armable(30)
+    vehicle.set_mode("GUIDED")
+    vehicle.arm()
+    assert vehicle.armed and vehicle.mode == "GUIDED"
+    vehicle.disarm(force=True)
+    assert not vehicle.armed
