@@ -211,7 +211,7 @@ def _reboot(sim: Sim, cmd: Cmd) -> int:
 def _set_home(sim: Sim, cmd: Cmd) -> int:
     v = sim.vehicle
     if not v.gps_ok:
-        return M.MAV_RESULT_FAILED
+        return M.MAV_RESULT_TEMPORARILY_REJECTED  # no position yet: ask again after warm-up
     if cmd.p[0] == 1:
         v.set_home_here()
     else:

@@ -182,6 +182,9 @@ class Sim:
         self.streams = [self._new_streams(i) for i in range(len(self.links))]
         self.cmd_history.clear()
         self.failsafe.reset()
+        self.mission_proto.upload = None  # a transfer does not survive a reboot
+        self.auto.current, self.auto.started, self.auto.complete = 0, None, False
+        self.auto.jumps.clear()
 
     def _fence_changed(self, mission_type: int) -> None:
         if mission_type == M.MAV_MISSION_TYPE_FENCE:

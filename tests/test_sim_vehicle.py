@@ -5,6 +5,7 @@ Waits are bounded loops on messages; vehicle time is read from time_boot_ms.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import select
@@ -474,11 +475,17 @@ M_PER_DEG = 111_319.5
 
 def _at(north: float, east: float) -> tuple[int, int]:
     """lat/lon * 1e7 of a point north/east metres from home (flat earth, as the sim)."""
-    import math
-
     lat = HOME_LAT + north / M_PER_DEG
     lon = HOME_LON + east / (M_PER_DEG * math.cos(math.radians(HOME_LAT)))
     return round(lat * 1e7), round(lon * 1e7)
+
+
+def _metres(pos, north: float, east: float) -> float:
+    """Horizontal distance (m) between a GLOBAL_POSITION_INT and a point north/east of home."""
+    lat, lon = _at(north, east)
+    dn = (pos.lat - lat) / 1e7 * M_PER_DEG
+    de = (pos.lon - lon) / 1e7 * M_PER_DEG * math.cos(math.radians(HOME_LAT))
+    return math.hypot(dn, de)
 
 
 def _item(seq: int, command: int, north: float = 0, east: float = 0, alt: float = 10,
@@ -580,7 +587,7 @@ def test_auto_flies_the_mission_and_lands(sim):
             reached.append(msg.seq)
             if msg.seq == 3:  # at the corner: 40 m north, 40 m east, 15 m up
                 pos = s.wait("GLOBAL_POSITION_INT")
-                assert abs(pos.lat - _at(40, 40)[0]) < 40 and abs(pos.lon - _at(40, 40)[1]) < 60
+                assert _metres(pos, 40, 40) < 3.0  # WPNAV_RADIUS is 2 m
                 assert abs(pos.relative_alt - 15_000) < 1_500
     assert reached == [1, 2, 3, 4]
     s.wait("HEARTBEAT", lambda m: not m.base_mode & M.MAV_MODE_FLAG_SAFETY_ARMED)
@@ -594,13 +601,13 @@ def test_guided_goto_by_position_target_and_reposition(sim):
     s.conn.mav.set_position_target_global_int_send(
         0, 1, 1, M.MAV_FRAME_GLOBAL_RELATIVE_ALT_INT, 0b0000_1111_1111_1000, lat, lon, 12,
         0, 0, 0, 0, 0, 0, 0, 0)
-    s.wait("GLOBAL_POSITION_INT", lambda m: abs(m.lat - lat) < 20 and abs(m.relative_alt - 12_000)
-           < 500)
+    s.wait("GLOBAL_POSITION_INT",
+           lambda m: _metres(m, 30, 0) < 1.0 and abs(m.relative_alt - 12_000) < 500)
     lat, lon = _at(0, 30)
     s.conn.mav.command_int_send(1, 1, M.MAV_FRAME_GLOBAL_RELATIVE_ALT_INT,
                                 M.MAV_CMD_DO_REPOSITION, 0, 0, -1, 0, 0, 0, lat, lon, 10)
     assert s.wait("COMMAND_ACK").result == M.MAV_RESULT_ACCEPTED
-    s.wait("GLOBAL_POSITION_INT", lambda m: abs(m.lon - lon) < 30 and abs(m.lat - lat) < 20)
+    s.wait("GLOBAL_POSITION_INT", lambda m: _metres(m, 0, 30) < 1.0)
 
 
 def test_fence_polygon_uploaded_as_fence_items(sim):
