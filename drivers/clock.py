@@ -4,75 +4,79 @@ Waits, rates and timeouts in skyproof run on this clock, not on the host's, so a
 the same at speedup 1 and 50 and on a loaded machine. Between two samples the clock moves on
 at the vehicle's last observed pace (never more than `max_extrapolation_s` past the newest
 sample, so a vehicle that stops talking also stops the clock).
+
+One thread writes (the link's receive loop); any thread reads. The writer publishes an
+immutable snapshot in one assignment, so readers need no lock on the hot path.
 """
 
-import threading
 import time
+from typing import NamedTuple
+
+
+class _Sample(NamedTuple):
+    vt: float  # vehicle seconds since the first sample (reboots included)
+    wall: float  # host monotonic time when it arrived
+    pace: float  # vehicle seconds per wall second, smoothed
 
 
 class VehicleClock:
-    """Monotonic vehicle time in seconds since the link saw its first sample (reboots included)."""
+    """Monotonic vehicle time in seconds since the link saw its first sample."""
 
     # A drop in time_boot_ms larger than this is a reboot; smaller ones are message-order jitter.
     REBOOT_DROP_S = 2.0
 
     def __init__(self, max_extrapolation_s: float = 0.5) -> None:
-        self._lock = threading.Lock()
         self._max_extra = max_extrapolation_s
-        self._origin: float | None = None  # boot time of the first sample, s
+        self._origin: float | None = None  # boot seconds of the first sample of this boot
         self._epoch = 0.0  # vehicle seconds accumulated before the last reboot
         self._last_boot_s = 0.0
-        self._sample_vt = 0.0  # vehicle time of the newest sample
-        self._sample_wall = 0.0
-        self._pace = 1.0  # vehicle seconds per wall second, smoothed
+        self._sample: _Sample | None = None
         self._returned = 0.0
         self.reboots = 0
-        self.samples = 0
 
     @property
     def started(self) -> bool:
-        return self._origin is not None
+        return self._sample is not None
 
     def observe(self, time_boot_ms: int, wall: float | None = None) -> None:
-        """Feed one time_boot_ms sample (called by the link's receive loop)."""
+        """Feed one time_boot_ms sample (called by the link's receive loop only)."""
         wall = time.monotonic() if wall is None else wall
         boot_s = time_boot_ms / 1000.0
-        with self._lock:
-            self.samples += 1
-            if self._origin is None:
-                self._origin = boot_s
-                self._last_boot_s = boot_s
-                self._sample_vt, self._sample_wall = 0.0, wall
-                return
-            if boot_s < self._last_boot_s - self.REBOOT_DROP_S:
-                self.reboots += 1
-                self._epoch = self._sample_vt
-                self._origin = boot_s  # the new boot counts from here
-            elif boot_s <= self._last_boot_s:
-                return  # older or equal sample from another message type: no news
-            self._last_boot_s = boot_s
-            vt = self._epoch + (boot_s - self._origin)
-            dwall = wall - self._sample_wall
-            if dwall > 0.02:  # too-close samples make a noisy pace
-                pace = (vt - self._sample_vt) / dwall
-                self._pace = 0.7 * self._pace + 0.3 * pace
-            self._sample_vt, self._sample_wall = vt, wall
+        last = self._sample
+        if last is None:
+            self._origin = self._last_boot_s = boot_s
+            self._sample = _Sample(0.0, wall, 1.0)
+            return
+        if boot_s < self._last_boot_s - self.REBOOT_DROP_S:
+            self.reboots += 1
+            self._epoch = last.vt
+            self._origin = boot_s  # the new boot counts from here
+        elif boot_s <= self._last_boot_s:
+            return  # older or equal sample from another message type: no news
+        self._last_boot_s = boot_s
+        vt = self._epoch + (boot_s - self._origin)
+        pace = last.pace
+        dwall = wall - last.wall
+        if dwall > 0.02:  # too-close samples make a noisy pace
+            pace = 0.7 * pace + 0.3 * (vt - last.vt) / dwall
+        self._sample = _Sample(vt, wall, pace)
 
     def now(self) -> float:
         """Vehicle seconds; 0.0 until the first sample arrives. Never goes backwards."""
-        with self._lock:
-            if self._origin is None:
-                return 0.0
-            extra = (time.monotonic() - self._sample_wall) * self._pace
-            t = self._sample_vt + max(0.0, min(extra, self._max_extra))
-            self._returned = max(self._returned, t)
-            return self._returned
+        s = self._sample
+        if s is None:
+            return 0.0
+        extra = (time.monotonic() - s.wall) * s.pace
+        t = s.vt + max(0.0, min(extra, self._max_extra))
+        if t > self._returned:
+            self._returned = t
+        return self._returned
 
     @property
     def pace(self) -> float:
         """Observed speedup: vehicle seconds per wall second."""
-        return self._pace
+        return self._sample.pace if self._sample else 1.0
 
     @property
     def wall_of_last_sample(self) -> float:
-        return self._sample_wall
+        return self._sample.wall if self._sample else 0.0

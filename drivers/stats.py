@@ -35,11 +35,12 @@ class LinkStats:
         self.streams: dict[tuple[int, int], StreamStats] = {}
         self.bad_frames = 0  # frames pymavlink refused (CRC, length, signature)
 
+    def add(self, key: tuple[int, int]) -> StreamStats:
+        stream = self.streams[key] = StreamStats()
+        return stream
+
     def update(self, sysid: int, compid: int, seq: int, msg_type: str) -> None:
-        stream = self.streams.get((sysid, compid))
-        if stream is None:
-            stream = self.streams[(sysid, compid)] = StreamStats()
-        stream.update(seq, msg_type)
+        (self.streams.get((sysid, compid)) or self.add((sysid, compid))).update(seq, msg_type)
 
     def stream(self, sysid: int, compid: int) -> StreamStats:
         return self.streams.get((sysid, compid), StreamStats())
