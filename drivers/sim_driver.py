@@ -15,7 +15,7 @@ class SimDriver:
     """A vehicle played by `python -m sim`, listening on tcp:127.0.0.1:<a free port>."""
 
     name = "sim"
-    capabilities = frozenset({"sim_faults", "restart", "reboot"})
+    capabilities = frozenset({"sim_faults", "restart", "reboot", "flight"})
     START_TIMEOUT_S = 20.0  # wall: a cold Python start with pymavlink imports on a loaded machine
 
     def __init__(self, vehicle: dict[str, Any], log_dir: Path) -> None:
@@ -35,7 +35,9 @@ class SimDriver:
         argv += ["--speedup", f"{cfg.get('speedup', 1):g}", "--sysid", str(self.sysid)]
         argv += ["--seed", str(cfg.get("seed", 0))]
         if cfg.get("home"):
-            argv += ["--home", ",".join(f"{v:g}" for v in cfg["home"])]
+            # "=": a southern/western home starts with "-", which argparse would take for a flag;
+            # ".10g": "g" alone keeps 6 digits, i.e. moves home by up to ~20 m.
+            argv.append("--home=" + ",".join(f"{v:.10g}" for v in cfg["home"]))
         for fault in cfg.get("faults", []):
             argv += ["--fault", fault]
         return argv

@@ -3,6 +3,7 @@ COMMAND_ACK, refusals explained, modes and arming confirmed by HEARTBEAT."""
 
 import pytest
 
+from drivers import mission
 from drivers.errors import CommandRejected, WaitTimeout
 from drivers.link import Link
 from drivers.mavlink import mavlink
@@ -75,3 +76,14 @@ def test_mode_and_arming_are_confirmed_by_heartbeat(vehicle):
     assert vehicle.armed and vehicle.mode == "GUIDED"
     vehicle.disarm(force=True)
     assert not vehicle.armed
+
+
+def test_a_mission_uploads_and_downloads_intact(vehicle):
+    home = mission.Item(22.5431, 113.9425, 0)
+    plan = [home] + [mission.Item(22.5431 + i * 1e-4, 113.9425, 10 + i) for i in range(1, 5)]
+    stats = mission.upload(vehicle, plan)
+    assert stats.retries == 0 and stats.duration_s < 5
+    back = mission.download(vehicle)
+    assert [(round(i.lat, 6), round(i.lon, 6), i.alt) for i in back[1:]] == [
+        (round(i.lat, 6), round(i.lon, 6), i.alt) for i in plan[1:]
+    ]

@@ -7,6 +7,7 @@ from drivers.mavlink import mavlink
 
 
 @pytest.mark.requirement("MAV-ARM", "MAV-COMMAND", "GB42590-4.8")
+@pytest.mark.needs("flight")
 def test_arm_takeoff_land(vehicle, settings, measure):
     alt, tol = settings["takeoff_alt_m"], settings["alt_tolerance_m"]
     # given a vehicle that passed its pre-arm checks, armed in GUIDED
