@@ -268,6 +268,10 @@ class Link:
                 self.check_alive(f"{duration_s:g} s of {', '.join(sorted(types))}")
         return got
 
+    def elapse(self, duration_s: float) -> None:
+        """Let `duration_s` of vehicle time pass (pacing in vehicle time, e.g. between probes)."""
+        self.collect((), duration_s)
+
     def _describe_latest(self, types: frozenset[str]) -> str:
         seen = [f"last {t}: {self._latest[t].msg}" for t in sorted(types) if t in self._latest]
         return "; ".join(seen) if seen else f"no {'/'.join(sorted(types))} seen from the vehicle"

@@ -3,7 +3,7 @@ COMMAND_ACK, refusals explained, modes and arming confirmed by HEARTBEAT."""
 
 import pytest
 
-from drivers import mission
+from drivers import link_quality, mission
 from drivers.errors import CommandRejected, WaitTimeout
 from drivers.link import Link
 from drivers.mavlink import mavlink
@@ -87,3 +87,17 @@ def test_a_mission_uploads_and_downloads_intact(vehicle):
     assert [(round(i.lat, 6), round(i.lon, 6), i.alt) for i in back[1:]] == [
         (round(i.lat, 6), round(i.lon, 6), i.alt) for i in plan[1:]
     ]
+
+
+def test_link_quality_figures_come_in_vehicle_time(vehicle):
+    probes = link_quality.timesync(vehicle, count=5, interval_s=0.5, timeout_s=1.0)
+    rtts = [p.rtt_s for p in probes]
+    assert None not in rtts and all(0 <= r < 0.5 for r in rtts), rtts
+    acks = link_quality.command_round_trips(vehicle, count=3, interval_s=0.5)
+    assert all(p.rtt_s is not None and p.rtt_s < 0.5 for p in acks), acks
+    window = link_quality.observe(vehicle.link, 1, 1, 5.0)
+    assert window.duration_s == pytest.approx(5.0, abs=0.5)
+    assert window.rate("HEARTBEAT") == pytest.approx(1.0, abs=0.25)
+    assert window.rate("ATTITUDE") == pytest.approx(10, rel=0.2)  # as Vehicle.connect asked
+    assert window.lost == 0 and window.loss_ratio == 0.0
+    assert link_quality.percentile([3.0, 1.0, 2.0], 50) == 2.0
