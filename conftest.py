@@ -22,6 +22,7 @@ from drivers.link import Link
 from drivers.vehicle import Vehicle
 from profiles import Profile, ProfileError, load_profile, load_registry
 from reports.measurement import Recorder
+from reports.plots import plot_series
 from reports.results import ResultsCollector
 from reports.summary import build_summary
 
@@ -211,9 +212,16 @@ def settings(request: pytest.FixtureRequest, profile: Profile) -> dict[str, Any]
 
 
 @pytest.fixture
-def measure(request: pytest.FixtureRequest) -> Recorder:
-    """Records measured figures (value, unit, threshold, verdict) with the check's result."""
-    return Recorder(request.node.user_properties)
+def measure(request: pytest.FixtureRequest, run_dir: Path) -> Iterator[Recorder]:
+    """Records measured figures (value, unit, threshold, verdict) with the check's result, and
+    plots the series a check kept (PNG beside the run's reports, attached to the check)."""
+    recorder = Recorder(request.node.user_properties)
+    yield recorder
+    for series in recorder.series_list:
+        name = f"{_safe(request.node.nodeid)}-{_safe(series.name)}.png"
+        png = plot_series(series, run_dir / "plots" / name, request.node.nodeid)
+        request.node.user_properties.append(("plot", _rel(png)))
+        allure.attach.file(str(png), name=series.name, attachment_type=allure.attachment_type.PNG)
 
 
 @pytest.fixture
@@ -230,7 +238,7 @@ def link(
     if missing:
         pytest.skip(f"vehicle driver {vehicle_driver.name!r} lacks {', '.join(missing)}")
     url = vehicle_driver.ensure_running()
-    tlog = run_dir / "tlogs" / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', request.node.nodeid)}.tlog"
+    tlog = run_dir / "tlogs" / f"{_safe(request.node.nodeid)}.tlog"
     gcs = profile.link["gcs"]
     with Link(
         url,
@@ -340,6 +348,11 @@ class RunRecord:
             f"report: {_rel(run / 'summary.md')}  (JUnit: {_rel(run / 'junit.xml')}, "
             f"Allure: {_rel(run / 'allure-results')}, tlogs: {_rel(run / 'tlogs')})"
         )
+
+
+def _safe(text: str) -> str:
+    """A file name from a node id or a figure's name."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text)
 
 
 def _rel(path: Path) -> str:

@@ -30,6 +30,16 @@ class Measurement:
         return cls(**{**data, "value": float(data["value"])})
 
 
+@dataclass(frozen=True)
+class Series:
+    """A figure over vehicle time, for a plot: people would rather look than read."""
+
+    name: str
+    unit: str
+    points: list[tuple[float, float]]  # (vehicle s, value)
+    limits: tuple[float | None, float | None] = (None, None)  # drawn as lines
+
+
 class Recorder:
     """Records measurements into a pytest item's user_properties (JUnit shows them as properties,
     the run summary reads them back). A check asserts on what `within`/`at_most`/`at_least`
@@ -40,11 +50,25 @@ class Recorder:
     def __init__(self, sink: list[tuple[str, object]]) -> None:
         self._sink = sink
         self.items: list[Measurement] = []
+        self.series_list: list[Series] = []
 
     def record(self, m: Measurement) -> Measurement:
         self.items.append(m)
         self._sink.append((self.KEY, m.to_json()))
         return m
+
+    def series(
+        self,
+        name: str,
+        unit: str,
+        points: list[tuple[float, float]],
+        low: float | None = None,
+        high: float | None = None,
+    ) -> Series:
+        """Keep a time series; the `measure` fixture plots it when the check ends."""
+        s = Series(name, unit, list(points), (low, high))
+        self.series_list.append(s)
+        return s
 
     def within(self, name: str, value: float, unit: str, low: float, high: float) -> Measurement:
         return self.record(

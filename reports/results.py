@@ -18,6 +18,7 @@ class CheckResult:
     requirements: list[str] = field(default_factory=list)
     measurements: list[dict[str, Any]] = field(default_factory=list)
     tlog: str | None = None
+    plots: list[str] = field(default_factory=list)
 
     @property
     def suite(self) -> str:
@@ -53,6 +54,8 @@ class ResultsCollector:
                 check.requirements.append(value)
             elif key == "tlog":
                 check.tlog = value
+            elif key == "plot":
+                check.plots.append(value)
 
     def to_dict(self, header: dict[str, Any]) -> dict[str, Any]:
         checks = sorted(self.checks.values(), key=lambda c: c.nodeid)

@@ -2,6 +2,7 @@
 figures, then the tested-requirements view, saying plainly what was not or cannot be tested."""
 
 from collections import Counter
+from pathlib import PurePath
 from typing import Any
 
 VERDICT = {
@@ -35,7 +36,13 @@ def build_summary(results: dict[str, Any]) -> str:
         "|---|---|---|---|",
     ]
     for c in checks:
-        figures = "<br>".join(_figure(m) for m in c["measurements"]) or "—"
+        figures = (
+            "<br>".join(
+                [_figure(m) for m in c["measurements"]]
+                + [f"[plot](plots/{PurePath(p).name})" for p in c.get("plots", [])]
+            )
+            or "—"
+        )
         reqs = ", ".join(c["requirements"]) or "—"
         lines.append(f"| `{c['nodeid']}` | {VERDICT[c['outcome']]} | {figures} | {reqs} |")
     problems = [c for c in checks if c["outcome"] in ("failed", "error", "waived", "skipped")]
