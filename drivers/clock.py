@@ -24,6 +24,7 @@ class VehicleClock:
 
     # A drop in time_boot_ms larger than this is a reboot; smaller ones are message-order jitter.
     REBOOT_DROP_S = 2.0
+    PACE_WINDOW_S = 0.1  # wall seconds between the two samples a pace estimate is taken from
 
     def __init__(self, max_extrapolation_s: float = 0.5) -> None:
         self._max_extra = max_extrapolation_s
@@ -31,6 +32,7 @@ class VehicleClock:
         self._epoch = 0.0  # vehicle seconds accumulated before the last reboot
         self._last_boot_s = 0.0
         self._sample: _Sample | None = None
+        self._anchor = (0.0, 0.0)  # (vt, wall) the next pace estimate is measured from
         self._returned = 0.0
         self.reboots = 0
 
@@ -46,19 +48,22 @@ class VehicleClock:
         if last is None:
             self._origin = self._last_boot_s = boot_s
             self._sample = _Sample(0.0, wall, 1.0)
+            self._anchor = (0.0, wall)
             return
         if boot_s < self._last_boot_s - self.REBOOT_DROP_S:
             self.reboots += 1
             self._epoch = last.vt
             self._origin = boot_s  # the new boot counts from here
+            self._anchor = (last.vt, wall)
         elif boot_s <= self._last_boot_s:
             return  # older or equal sample from another message type: no news
         self._last_boot_s = boot_s
         vt = self._epoch + (boot_s - self._origin)
         pace = last.pace
-        dwall = wall - last.wall
-        if dwall > 0.02:  # too-close samples make a noisy pace
-            pace = 0.7 * pace + 0.3 * (vt - last.vt) / dwall
+        anchor_vt, anchor_wall = self._anchor
+        if wall - anchor_wall >= self.PACE_WINDOW_S:  # close samples would make a noisy pace
+            pace = 0.5 * pace + 0.5 * (vt - anchor_vt) / (wall - anchor_wall)
+            self._anchor = (vt, wall)
         self._sample = _Sample(vt, wall, pace)
 
     def now(self) -> float:

@@ -43,3 +43,12 @@ def test_extrapolation_is_capped_so_a_silent_vehicle_stops_the_clock():
     clock = VehicleClock(max_extrapolation_s=0.5)
     clock.observe(1_000, wall=0.0)  # a sample from long ago (wall clock origin)
     assert clock.now() == pytest.approx(0.5)
+
+
+def test_pace_is_measured_even_from_dense_samples():
+    # given samples every 5 ms of wall time at 20x (what a busy link delivers)
+    clock = VehicleClock(max_extrapolation_s=0.0)
+    for i in range(200):
+        clock.observe(i * 100, wall=i * 0.005)
+    # then the observed pace has converged on 20
+    assert clock.pace == pytest.approx(20, rel=0.05)
