@@ -261,7 +261,8 @@ def test_bandwidth_cap_holds_throughput_near_the_cap_in_vehicle_time(peer, proxy
     # the slope of bytes over vehicle time, away from the ends, is the link's throughput
     middle = [(t, b) for _, t, b in samples if 0.1 * len(data) <= b <= 0.9 * len(data)]
     rate = statistics.linear_regression([t for t, _ in middle], [b for _, b in middle]).slope
-    assert rate == pytest.approx(cap_bps / 10, rel=0.1), f"{rate:.0f} B per vehicle s"
+    # 20 %: scheduling noise on a loaded 2-core machine; without the cap it is ~100x more
+    assert rate == pytest.approx(cap_bps / 10, rel=0.2), f"{rate:.0f} B per vehicle s"
     wall_s = samples[-1][0] - samples[0][0]
     assert wall_s < 1.5, f"took {wall_s:.2f} wall s: the cap must be in vehicle time (~0.25 s)"
 
