@@ -19,6 +19,7 @@ import pytest
 
 from drivers import make_driver
 from drivers.link import Link
+from drivers.proxy import ImpairmentProxy
 from drivers.vehicle import Vehicle
 from profiles import Profile, ProfileError, load_profile, load_registry
 from reports.measurement import Recorder
@@ -164,6 +165,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = keep
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A check that takes `scenario` runs once per entry of its suite's `scenarios:` list."""
+    if "scenario" not in metafunc.fixturenames or _PROFILE not in metafunc.config.stash:
+        return
+    suite = _suite_of(metafunc.definition)
+    settings = metafunc.config.stash[_PROFILE].suites.get(suite or "", {})
+    scenarios = settings.get("scenarios", [])
+    metafunc.parametrize("scenario", scenarios, ids=[s["name"] for s in scenarios])
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     """`pytest --collect-only` also lists every check with the requirement IDs it verifies."""
     config = session.config
@@ -225,6 +236,18 @@ def measure(request: pytest.FixtureRequest, run_dir: Path) -> Iterator[Recorder]
 
 
 @pytest.fixture
+def proxy(vehicle_driver: Any, profile: Profile) -> Iterator[ImpairmentProxy]:
+    """The impairment proxy, placed between the harness and the vehicle for this check (the
+    `link` fixture then connects through it). Seeded by the profile, so a run repeats."""
+    with ImpairmentProxy(
+        vehicle_driver.ensure_running(),
+        seed=profile.vehicle.get("seed", 0),
+        vehicle_sysid=vehicle_driver.sysid,
+    ) as p:
+        yield p
+
+
+@pytest.fixture
 def link(
     request: pytest.FixtureRequest, vehicle_driver: Any, profile: Profile, run_dir: Path
 ) -> Iterator[Link]:
@@ -237,7 +260,10 @@ def link(
     ]
     if missing:
         pytest.skip(f"vehicle driver {vehicle_driver.name!r} lacks {', '.join(missing)}")
-    url = vehicle_driver.ensure_running()
+    if "proxy" in request.fixturenames:
+        url = request.getfixturevalue("proxy").url
+    else:
+        url = vehicle_driver.ensure_running()
     tlog = run_dir / "tlogs" / f"{_safe(request.node.nodeid)}.tlog"
     gcs = profile.link["gcs"]
     with Link(

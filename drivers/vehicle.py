@@ -45,6 +45,7 @@ class Vehicle:
         self.link = link
         self.sysid, self.compid = sysid, compid
         self.bytewise_params = False
+        self.autopilot = mavlink.MAV_AUTOPILOT_INVALID
         self.journal: dict[str, ParamChange] = {}
         self._param_types: dict[str, int] = {}
 
@@ -57,6 +58,7 @@ class Vehicle:
             lambda m: m.get_srcSystem() == self.sysid and m.get_srcComponent() == self.compid,
             timeout_s=float("inf"),  # no vehicle clock yet: bounded by link.silence_s (wall)
         )
+        self.autopilot = hb.msg.autopilot
         self.bytewise_params = params.is_bytewise(hb.msg.autopilot)
         for name, hz in streams.items():
             self._send_command(mavlink.MAV_CMD_SET_MESSAGE_INTERVAL, _msg_id(name), 1e6 / hz)
@@ -67,7 +69,11 @@ class Vehicle:
             timeout_s=float("inf"),  # bounded by link.silence_s (wall), as above
         )
         for name, hz in streams.items():  # now confirmed, with retries, in vehicle time
-            self.command(mavlink.MAV_CMD_SET_MESSAGE_INTERVAL, _msg_id(name), 1e6 / hz)
+            self.request_stream(name, hz)
+
+    def request_stream(self, name: str, hz: float) -> None:
+        """Ask for a message at `hz` (MAV_CMD_SET_MESSAGE_INTERVAL); raise if refused."""
+        self.command_ok(mavlink.MAV_CMD_SET_MESSAGE_INTERVAL, _msg_id(name), 1e6 / hz)
 
     def latest(self, mtype: str) -> Message | None:
         got = self.link.latest(mtype)

@@ -10,12 +10,14 @@ class Measurement:
     name: str
     value: float
     unit: str
-    threshold: str  # as a person reads it: "0.8..1.2", "<= 2", ">= 9"
+    threshold: str  # as a person reads it: "0.8..1.2", "<= 2", ">= 9"; "" for information
     ok: bool
 
     def __str__(self) -> str:
         verdict = "within" if self.ok else "OUTSIDE"
         unit = f" {self.unit}" if self.unit else ""
+        if not self.threshold:
+            return f"{self.name} = {self.value:.4g}{unit}"
         return f"{self.name} = {self.value:.4g}{unit}, {verdict} {self.threshold}{unit}"
 
     def to_json(self) -> str:
@@ -69,6 +71,10 @@ class Recorder:
         s = Series(name, unit, list(points), (low, high))
         self.series_list.append(s)
         return s
+
+    def record_value(self, name: str, value: float, unit: str) -> Measurement:
+        """A figure reported for people, with no threshold of its own."""
+        return self.record(Measurement(name, value, unit, "", True))
 
     def within(self, name: str, value: float, unit: str, low: float, high: float) -> Measurement:
         return self.record(

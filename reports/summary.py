@@ -92,4 +92,5 @@ def _figure(m: dict[str, Any]) -> str:
     shown = f"{value:.4g}" if isinstance(value, float) else str(value)
     mark = "" if m["ok"] else " ✗"
     unit = f" {m['unit']}" if m["unit"] else ""
-    return f"{m['name']}: {shown}{unit} ({m['threshold']}{unit}){mark}"
+    bound = f" ({m['threshold']}{unit})" if m["threshold"] else ""
+    return f"{m['name']}: {shown}{unit}{bound}{mark}"

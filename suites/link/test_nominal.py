@@ -1,0 +1,68 @@
+"""Nominal link: telemetry at the rates asked for, no frames lost, and TIMESYNC and command
+round trips within the profile's bounds, all measured in vehicle time."""
+
+import pytest
+
+from drivers.link_quality import command_round_trips, observe, percentile, timesync
+
+
+@pytest.mark.requirement("MAV-MSG-INTERVAL")
+def test_streams_arrive_at_the_rates_asked(vehicle, settings, measure):
+    # given the streams the profile asks for
+    for name, hz in settings["streams"].items():
+        vehicle.request_stream(name, hz)
+    vehicle.link.elapse(1.0)  # one vehicle second for the new intervals to take effect
+    # when we watch the vehicle for sample_s
+    window = observe(vehicle.link, vehicle.sysid, vehicle.compid, settings["sample_s"])
+    # then each stream arrives within rate_tolerance of its rate
+    tol = settings["rate_tolerance"]
+    rates = [
+        measure.within(f"{name} rate", window.rate(name), "Hz", hz * (1 - tol), hz * (1 + tol))
+        for name, hz in settings["streams"].items()
+    ]
+    assert all(m.ok for m in rates), "; ".join(str(m) for m in rates if not m.ok)
+
+
+@pytest.mark.requirement("MAV-SEQ")
+def test_nothing_is_lost_on_a_nominal_link(vehicle, settings, measure):
+    # given a connected vehicle, when we count its frames by sequence number for sample_s
+    window = observe(vehicle.link, vehicle.sysid, vehicle.compid, settings["sample_s"])
+    # then (almost) none are missing
+    m = measure.at_most(
+        "frames lost (from seq)", 100 * window.loss_ratio, "%", 100 * settings["max_loss"]
+    )
+    assert m.ok, f"{m}: {window.lost} lost, {window.received} received"
+
+
+@pytest.mark.requirement("MAV-TIMESYNC")
+def test_timesync_round_trip(vehicle, settings, measure):
+    # given a connected vehicle, when we send TIMESYNC probes every half second of its time
+    probes = timesync(vehicle, settings["probes"], interval_s=0.5, timeout_s=2.0)
+    # then every probe is answered, quickly enough
+    rtts = [p.rtt_s * 1000 for p in probes if p.rtt_s is not None]
+    measure.series(
+        "TIMESYNC round trip",
+        "ms",
+        [(p.t, p.rtt_s * 1000) for p in probes if p.rtt_s is not None],
+        high=settings["rtt_p95_ms"],
+    )
+    lost = measure.at_most("TIMESYNC probes unanswered", len(probes) - len(rtts), "", 0)
+    measure.record_value("TIMESYNC round trip p50", percentile(rtts, 50), "ms")
+    p95 = measure.at_most(
+        "TIMESYNC round trip p95", percentile(rtts, 95), "ms", settings["rtt_p95_ms"]
+    )
+    measure.record_value("TIMESYNC round trip p99", percentile(rtts, 99), "ms")
+    assert lost.ok and p95.ok, f"{lost}; {p95}"
+
+
+@pytest.mark.requirement("MAV-COMMAND")
+def test_command_round_trip(vehicle, settings, measure):
+    # given a connected vehicle, when we send a harmless command every half second of its time
+    probes = command_round_trips(vehicle, settings["probes"], interval_s=0.5)
+    # then every one is acknowledged, quickly enough
+    rtts = [p.rtt_s * 1000 for p in probes if p.rtt_s is not None]
+    lost = measure.at_most("commands unanswered", len(probes) - len(rtts), "", 0)
+    p95 = measure.at_most(
+        "command round trip p95", percentile(rtts, 95), "ms", settings["command_rtt_p95_ms"]
+    )
+    assert lost.ok and p95.ok, f"{lost}; {p95}"
