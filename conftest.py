@@ -294,6 +294,8 @@ def vehicle(request: pytest.FixtureRequest, link: Link, vehicle_driver: Any) -> 
     if vehicle_driver.liveness() is not None or link.closed_reason or link.went_silent:
         vehicle_driver.stop()  # the check already failed on it; the next check gets a fresh one
         return
+    if "proxy" in request.fixturenames:
+        request.getfixturevalue("proxy").clear()  # put things back over a clean link
     call = request.node.stash.get(_REPORTS, {}).get("call")
     problems = v.restore_params()
     if v.armed:

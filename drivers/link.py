@@ -13,7 +13,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -61,7 +61,7 @@ class _TeeFile:
 class Link:
     """One connection (MAVProxy-style string: tcp:HOST:PORT, udpin:..., udpout:..., /dev/tty...)."""
 
-    POLL_S = 0.05  # how often a waiting caller re-checks its vehicle-time bound
+    POLL_S = 0.05  # longest wall time a waiting caller goes without re-checking its bound
 
     def __init__(
         self,
@@ -84,6 +84,7 @@ class Link:
         self.gcs_heartbeats = True  # checks switch it off to simulate a lost ground station
         self.closed_reason: str | None = None
         self.went_silent = False  # a wait gave up on a vehicle that stopped sending
+        self.last_heartbeat_t = 0.0  # vehicle time of our newest GCS heartbeat
         self._latest: dict[str, Timed] = {}
         self._subs: tuple[Subscription, ...] = ()
         self._subs_lock = threading.Lock()
@@ -118,6 +119,7 @@ class Link:
             self.mav.send(msg)
 
     def send_heartbeat(self) -> None:
+        self.last_heartbeat_t = self.clock.now()
         self.send(
             self.mav.heartbeat_encode(
                 mavlink.MAV_TYPE_GCS, mavlink.MAV_AUTOPILOT_INVALID, 0, 0, mavlink.MAV_STATE_ACTIVE
@@ -204,6 +206,12 @@ class Link:
             with self._subs_lock:
                 self._subs = tuple(s for s in self._subs if s is not sub)
 
+    def poll_s(self, deadline: float) -> float:
+        """Wall seconds a waiting caller may block before its vehicle-time `deadline` is due:
+        at speedup 20 a fixed 50 ms poll would round every bound up to a vehicle second."""
+        left = (deadline - self.clock.now()) / max(self.clock.pace, 1e-3)
+        return min(self.POLL_S, max(0.001, left))
+
     def check_alive(self, waiting_for: str) -> None:
         """Raise if the vehicle is gone or silent, naming what we were waiting for."""
         if self.closed_reason or (self.liveness and self.liveness()):
@@ -221,6 +229,21 @@ class Link:
                 f"waiting for {waiting_for}; the limit is link.silence_s = {self.silence_s:g} s"
             )
 
+    def request(
+        self,
+        msg: Message,
+        what: str,
+        types: Iterable[str],
+        match: Callable[[Message], bool] | None = None,
+        *,
+        timeout_s: float,
+    ) -> Timed:
+        """Send `msg` and wait for its answer; listening starts before sending, so a fast
+        answer cannot slip past."""
+        with self.subscribe(types) as sub:
+            self.send(msg)
+            return self.wait(what, types, match, timeout_s=timeout_s, sub=sub)
+
     def wait(
         self,
         what: str,
@@ -229,23 +252,25 @@ class Link:
         *,
         timeout_s: float,
         include_latest: bool = False,
+        sub: Subscription | None = None,
     ) -> Timed:
         """The first message of `types` (from anyone) that satisfies `match`, within `timeout_s`
-        vehicle seconds. With include_latest, the vehicle's newest message counts too."""
+        vehicle seconds. With include_latest, the vehicle's newest message counts too; with
+        `sub`, messages already queued on that subscription count."""
         types = frozenset(types)
-        with self.subscribe(types) as sub:
+        with nullcontext(sub) if sub else self.subscribe(types) as sub:
             if include_latest:
                 for mtype in types:
                     got = self.latest(mtype)
                     if got and (match is None or match(got.msg)):
                         return got
-            start = self.clock.now()
+            deadline = self.clock.now() + timeout_s
             while True:
-                got = sub.get(self.POLL_S)
+                got = sub.get(self.poll_s(deadline))
                 if got and (match is None or match(got.msg)):
                     return got
                 self.check_alive(what)
-                if self.clock.now() - start >= timeout_s:
+                if self.clock.now() >= deadline:
                     raise WaitTimeout(
                         f"waited {timeout_s:g} s of vehicle time for {what}; "
                         f"{self._describe_latest(types)}"
@@ -262,7 +287,7 @@ class Link:
         with self.subscribe(types) as sub:
             end = self.clock.now() + duration_s
             while self.clock.now() < end:
-                item = sub.get(self.POLL_S)
+                item = sub.get(self.poll_s(end))
                 if item and item.t <= end and (match is None or match(item.msg)):
                     got.append(item)
                 self.check_alive(f"{duration_s:g} s of {', '.join(sorted(types))}")

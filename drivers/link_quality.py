@@ -1,6 +1,7 @@
 """Link-quality figures, all in vehicle time: TIMESYNC round trips, command round trips,
 telemetry stream rates and loss from sequence numbers (mavlink.io: "Timesync", "Packet loss")."""
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,9 +24,9 @@ def timesync(vehicle: Vehicle, count: int, interval_s: float, timeout_s: float) 
     for _ in range(count):
         sent = link.clock.now()
         ts1 = int(sent * 1e9) + len(probes) + 1  # unique per probe, nanoseconds as the spec has it
-        link.send(link.mav.timesync_encode(0, ts1))
         try:
-            got = link.wait(
+            got = link.request(
+                link.mav.timesync_encode(0, ts1),
                 "a TIMESYNC answer",
                 ["TIMESYNC"],
                 lambda m, ts1=ts1: (
@@ -40,15 +41,26 @@ def timesync(vehicle: Vehicle, count: int, interval_s: float, timeout_s: float) 
     return probes
 
 
-def command_round_trips(vehicle: Vehicle, count: int, interval_s: float) -> list[Probe]:
+def command_round_trips(
+    vehicle: Vehicle,
+    count: int,
+    interval_s: float,
+    *,
+    ack_timeout_s: float = 1.0,
+    within_s: float = 3.0,
+) -> list[Probe]:
     """Round trips of a harmless command (REQUEST_MESSAGE AUTOPILOT_VERSION) to its COMMAND_ACK,
-    retries included: what an operator waits for on this link."""
+    resent every ack_timeout_s for up to within_s: what an operator waits for on this link."""
     link, probes = vehicle.link, []
+    retries = max(1, math.ceil(within_s / ack_timeout_s))
     for _ in range(count):
         sent = link.clock.now()
         try:
             vehicle.command(
-                mavlink.MAV_CMD_REQUEST_MESSAGE, mavlink.MAVLINK_MSG_ID_AUTOPILOT_VERSION
+                mavlink.MAV_CMD_REQUEST_MESSAGE,
+                mavlink.MAVLINK_MSG_ID_AUTOPILOT_VERSION,
+                ack_timeout_s=ack_timeout_s,
+                retries=retries,
             )
             probes.append(Probe(sent, link.clock.now() - sent))
         except WaitTimeout:

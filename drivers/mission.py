@@ -29,6 +29,15 @@ class Item:
             round(self.lat * 1e7), round(self.lon * 1e7), self.alt, mission_type,
         )  # fmt: skip
 
+    def same_place(self, other: "Item") -> bool:
+        """Equal as the wire carries it (1e-7 degrees, float32 altitude)."""
+        return (
+            round(self.lat * 1e7) == round(other.lat * 1e7)
+            and round(self.lon * 1e7) == round(other.lon * 1e7)
+            and abs(self.alt - other.alt) < 1e-3
+            and (self.command, self.frame) == (other.command, other.frame)
+        )
+
     @classmethod
     def decode(cls, m: Message) -> "Item":
         params = (m.param1, m.param2, m.param3, m.param4)
@@ -127,9 +136,9 @@ def _next(
 ) -> Message | None:  # fmt: skip
     """The next message of `types` from the vehicle for this transfer, or None after timeout_s."""
     link = vehicle.link
-    start = link.clock.now()
-    while link.clock.now() - start < timeout_s:
-        got = sub.get(link.POLL_S)
+    deadline = link.clock.now() + timeout_s
+    while link.clock.now() < deadline:
+        got = sub.get(link.poll_s(deadline))
         if got is None:
             link.check_alive(f"mission transfer ({'/'.join(types)})")
             continue
@@ -147,3 +156,18 @@ def _next(
 def _ack_name(result: int) -> str:
     entry = mavlink.enums["MAV_MISSION_RESULT"].get(result)
     return entry.name if entry else str(result)
+
+
+def clear(vehicle: Vehicle, *, mission_type: int = MISSION, timeout_s: float = 1.5) -> None:
+    """MISSION_CLEAR_ALL, confirmed by MISSION_ACK ACCEPTED, so the next check starts empty."""
+    link = vehicle.link
+    msg = link.mav.mission_clear_all_encode(vehicle.sysid, vehicle.compid, mission_type)
+    with link.subscribe(["MISSION_ACK"]) as sub:
+        for _ in range(3):
+            link.send(msg)
+            got = _next(vehicle, sub, ["MISSION_ACK"], timeout_s, mission_type)
+            if got is not None:
+                if got.type != mavlink.MAV_MISSION_ACCEPTED:
+                    raise VehicleError(f"mission clear refused: MISSION_ACK {_ack_name(got.type)}")
+                return
+    raise WaitTimeout("mission clear: no MISSION_ACK after 3 tries")

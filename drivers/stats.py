@@ -42,5 +42,9 @@ class LinkStats:
     def update(self, sysid: int, compid: int, seq: int, msg_type: str) -> None:
         (self.streams.get((sysid, compid)) or self.add((sysid, compid))).update(seq, msg_type)
 
+    @property
+    def total_lost(self) -> int:
+        return sum(s.lost for s in self.streams.values())
+
     def stream(self, sysid: int, compid: int) -> StreamStats:
         return self.streams.get((sysid, compid), StreamStats())

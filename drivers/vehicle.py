@@ -161,9 +161,9 @@ class Vehicle:
     ) -> Message:
         last: WaitTimeout | None = None
         for _ in range(retries):
-            self.link.send(build())
             try:
-                got = self.link.wait(
+                got = self.link.request(
+                    build(),
                     f"PARAM_VALUE {name}",
                     ["PARAM_VALUE"],
                     lambda m: self._from_vehicle(m) and params.name_of(m.param_id) == name,
@@ -198,9 +198,9 @@ class Vehicle:
         for attempt in range(retries):
             with self.link.subscribe(["COMMAND_ACK"]) as sub:
                 self._send_command(cmd, *args, confirmation=attempt)
-                start = self.link.clock.now()
-                while self.link.clock.now() - start < ack_timeout_s:
-                    got = sub.get(self.link.POLL_S)
+                deadline = self.link.clock.now() + ack_timeout_s
+                while self.link.clock.now() < deadline:
+                    got = sub.get(self.link.poll_s(deadline))
                     if got and is_ack(got.msg):
                         return got.msg.result
                     self.link.check_alive(f"COMMAND_ACK for {_cmd_name(cmd)}")

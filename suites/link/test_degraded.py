@@ -1,0 +1,87 @@
+"""Degraded link: with the impairment proxy degrading both directions as each profile scenario
+says (loss, latency, ...), commands are still acknowledged within a bound, a mission upload
+arrives intact, and telemetry degrades no more than the link does."""
+
+import pytest
+
+from drivers import mission
+from drivers.impairment import Impairment
+from drivers.link_quality import command_round_trips, observe, percentile
+
+
+def impairment(scenario: dict) -> Impairment:
+    return Impairment(**{k: v for k, v in scenario.items() if k != "name"})
+
+
+@pytest.mark.requirement("MAV-COMMAND", "GB42590-4.11")
+def test_commands_are_acknowledged_on_a_degraded_link(proxy, vehicle, settings, scenario, measure):
+    # given a link degraded both ways as the scenario says
+    proxy.set("both", impairment(scenario))
+    # when we send commands, each resent every 0.25 s until degraded_ack_s has passed
+    bound = settings["degraded_ack_s"]
+    probes = command_round_trips(
+        vehicle, settings["probes"], interval_s=0.5, ack_timeout_s=0.25, within_s=bound
+    )
+    # then every command is acknowledged within the bound
+    rtts = [p.rtt_s for p in probes if p.rtt_s is not None]
+    late = [p for p in probes if p.rtt_s is None or p.rtt_s > bound]
+    m = measure.at_most(f"commands not acknowledged within {bound:g} s", len(late), "", 0)
+    measure.record_value("command round trip p95, resends included", percentile(rtts, 95), "s")
+    measure.record_value("slowest acknowledged command", max(rtts, default=float("nan")), "s")
+    assert m.ok, f"{m} (of {len(probes)})"
+
+
+@pytest.mark.requirement("MAV-MISSION", "GB42590-4.11")
+def test_a_mission_upload_arrives_intact_on_a_degraded_link(
+    proxy, vehicle, settings, scenario, measure
+):
+    # given a 10-item plan around where the vehicle is, and a degraded link
+    here = vehicle.wait_armable(settings.get("ready_timeout_s", 60)) and vehicle.latest(
+        "GLOBAL_POSITION_INT"
+    )
+    lat, lon = here.lat / 1e7, here.lon / 1e7
+    plan = [mission.Item(lat, lon, 0)] + [
+        mission.Item(lat + 1e-4 * (i % 3), lon + 1e-4 * (i // 3), 10 + i) for i in range(1, 10)
+    ]
+    proxy.set("both", impairment(scenario))
+    # when we upload it (the protocol resends on timeout)
+    stats = mission.upload(vehicle, plan, step_timeout_s=1.5, retries=10)
+    measure.record_value("upload resends", stats.retries, "")
+    measure.record_value("upload duration", stats.duration_s, "s")
+    # then, read back over a clean link, every item is what we sent
+    proxy.clear()
+    back = mission.download(vehicle)
+    mission.clear(vehicle)
+    differ = sum(1 for a, b in zip(plan[1:], back[1:], strict=False) if not a.same_place(b))
+    differ += abs(len(back) - len(plan))
+    m = measure.at_most("items that differ after the upload", differ, "", 0)
+    assert m.ok, f"{m} (sent {len(plan)}, read back {len(back)})"
+
+
+@pytest.mark.requirement("MAV-SEQ", "MAV-MSG-INTERVAL", "GB42590-4.11")
+def test_telemetry_degrades_no_more_than_the_link(proxy, vehicle, settings, scenario, measure):
+    # given the profile's streams, and a link degraded both ways
+    for name, hz in settings["streams"].items():
+        vehicle.request_stream(name, hz)
+    proxy.set("both", impairment(scenario))
+    down, stats = proxy.counters["down"], vehicle.link.stats
+    before = (down.dropped + down.corrupted, stats.total_lost)
+    # when we watch the vehicle for sample_s
+    window = observe(vehicle.link, vehicle.sysid, vehicle.compid, settings["sample_s"])
+    injected = down.dropped + down.corrupted - before[0]
+    seen = stats.total_lost - before[1]  # every sender behind the proxy, not just the autopilot
+    # then each stream keeps its rate less the injected loss, and the loss seen in sequence
+    # numbers is the loss the proxy made (a vehicle that skips frames shows more)
+    keep = (1 - scenario.get("loss", 0.0)) * (1 - settings["degraded_rate_tolerance"])
+    rates = [
+        measure.at_least(f"{name} rate", window.rate(name), "Hz", hz * keep)
+        for name, hz in settings["streams"].items()
+    ]
+    extra = measure.at_most(
+        "frames lost beyond what the proxy dropped",
+        seen - injected,
+        "frames",
+        max(3, 0.02 * (window.received + window.lost)),  # frames in flight at the window's ends
+    )
+    failed = [m for m in [*rates, extra] if not m.ok]
+    assert not failed, "; ".join(map(str, failed))
