@@ -68,6 +68,7 @@ class Link:
         url: str,
         *,
         vehicle_sysid: int | None = None,
+        vehicle_compid: int = mavlink.MAV_COMP_ID_AUTOPILOT1,
         gcs_sysid: int = 255,
         gcs_compid: int = mavlink.MAV_COMP_ID_MISSIONPLANNER,
         silence_s: float = 10.0,
@@ -76,6 +77,7 @@ class Link:
     ) -> None:
         self.url = url
         self.vehicle_sysid = vehicle_sysid
+        self.vehicle_compid = vehicle_compid  # the autopilot: its clock and state are the vehicle's
         self.silence_s = silence_s
         self.liveness = liveness
         self.clock = VehicleClock()
@@ -85,7 +87,7 @@ class Link:
         self.closed_reason: str | None = None
         self.went_silent = False  # a wait gave up on a vehicle that stopped sending
         self.last_heartbeat_t = 0.0  # vehicle time of our newest GCS heartbeat
-        self._latest: dict[str, Timed] = {}
+        self._latest: dict[tuple[int, str], Timed] = {}  # (compid, type) -> newest
         self._subs: tuple[Subscription, ...] = ()
         self._subs_lock = threading.Lock()
         self._send_lock = threading.Lock()
@@ -155,6 +157,7 @@ class Link:
         if self.tlog is not None:
             self.tlog.write_many([m.get_msgbuf() for m in msgs])
         stats, clock, vehicle = self.stats, self.clock, self.vehicle_sysid
+        autopilot = self.vehicle_compid
         streams = stats.streams
         time_boot_ms = None
         for msg in msgs:
@@ -168,7 +171,11 @@ class Link:
             stream.update(hdr.seq, mtype)
             if vehicle is None and mtype == "HEARTBEAT" and msg.autopilot != _NO_AUTOPILOT:
                 vehicle = self.vehicle_sysid = hdr.srcSystem
-            if mtype in TIME_BOOT_TYPES and hdr.srcSystem == vehicle:
+            if (
+                mtype in TIME_BOOT_TYPES
+                and hdr.srcSystem == vehicle
+                and hdr.srcComponent == autopilot
+            ):
                 time_boot_ms = msg.time_boot_ms  # the chunk's newest sample speaks for it
         if time_boot_ms is not None:
             clock.observe(time_boot_ms)
@@ -179,7 +186,7 @@ class Link:
                 continue
             timed = Timed(now, msg)
             if msg._header.srcSystem == vehicle:
-                latest[msg._type] = timed
+                latest[(msg._header.srcComponent, msg._type)] = timed
                 if msg._type == "STATUSTEXT":
                     self.statustexts.append(timed)
             for sub in subs:
@@ -191,9 +198,10 @@ class Link:
             self.send_heartbeat()
 
     # -- reading state -------------------------------------------------------------------------
-    def latest(self, mtype: str) -> Timed | None:
-        """The newest message of this type from the vehicle, with its arrival time."""
-        return self._latest.get(mtype)
+    def latest(self, mtype: str, compid: int | None = None) -> Timed | None:
+        """The newest message of this type from the vehicle's autopilot (or from `compid`, e.g.
+        its Remote ID transmitter), with its arrival time."""
+        return self._latest.get((self.vehicle_compid if compid is None else compid, mtype))
 
     @contextmanager
     def subscribe(self, types: Iterable[str] | None = None) -> Iterator[Subscription]:
@@ -298,7 +306,7 @@ class Link:
         self.collect((), duration_s)
 
     def _describe_latest(self, types: frozenset[str]) -> str:
-        seen = [f"last {t}: {self._latest[t].msg}" for t in sorted(types) if t in self._latest]
+        seen = [f"last {t}: {m.msg}" for t in sorted(types) if (m := self.latest(t))]
         return "; ".join(seen) if seen else f"no {'/'.join(sorted(types))} seen from the vehicle"
 
     # -- lifetime ------------------------------------------------------------------------------

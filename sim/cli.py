@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 from pathlib import Path
@@ -77,8 +78,40 @@ def build_parser() -> argparse.ArgumentParser:
                    metavar="NAME", help="make a known-bad vehicle (see --list-faults)")
     p.add_argument("--list-faults", action="store_true", help="list faults and exit")
     p.add_argument("--state-dir", type=Path, default=None,
-                   help="directory where parameters persist (default: none)")
+                   help="directory where parameters, missions and the signing key persist")
+    p.add_argument("--radio", default=None, metavar="CHANNEL[,CHANNEL...]|all",
+                   help="put a simulated SiK radio (RADIO_STATUS, range, loss) on these links")
     return p
+
+
+def _radio(text: str | None, n_links: int) -> tuple[int, ...]:
+    """Channels for --radio (ValueError with a one-line reason when bad)."""
+    if text is None:
+        return ()
+    if text == "all":
+        return tuple(range(n_links))
+    try:
+        chans = tuple(sorted({int(c) for c in text.split(",")}))
+    except ValueError:
+        raise ValueError(f"--radio: expected channel numbers or 'all', got {text!r}") from None
+    bad = [c for c in chans if not 0 <= c < n_links]
+    if bad:
+        raise ValueError(f"--radio: no link {bad[0]} (links are 0..{n_links - 1})")
+    return chans
+
+
+def _say(line: str) -> None:
+    """Print to stdout; a reader that has gone away (closed pipe) is no error."""
+    try:
+        print(line, flush=True)
+    except (BrokenPipeError, ValueError, OSError):
+        # Point stdout at /dev/null so the interpreter's final flush cannot raise again.
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+        except (OSError, ValueError):
+            pass
 
 
 _stop = False
@@ -93,15 +126,20 @@ def main(argv: list[str] | None = None) -> int:
     # Handlers first: a signal at any moment after start must mean a clean exit 0.
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     if args.list_faults:
         print("\n".join(list_lines()))
         return 0
     from sim.core import Config, Sim  # after parsing: --help stays fast
 
-    links: list[LinkSpec] = args.links or [parse_spec(DEFAULT_LISTEN, False)]
+    links: list[LinkSpec] = getattr(args, "links", None) or [parse_spec(DEFAULT_LISTEN, False)]
+    try:
+        radio = _radio(args.radio, len(links))
+    except ValueError as exc:
+        parser.error(str(exc))  # exits 2, argparse-style
     cfg = Config(links=links, speedup=args.speedup, seed=args.seed, sysid=args.sysid,
-                 faults=args.fault, state_dir=args.state_dir)
+                 faults=args.fault, state_dir=args.state_dir, radio=radio)
     if args.home is not None:
         cfg.home = args.home
     sim = Sim(cfg)
@@ -112,9 +150,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{PREFIX} {exc}", file=sys.stderr)
         return 2
     for link in sim.links:
-        print(f"{PREFIX} link {link.index} {link.verb} {link.address}")
-    print(f"{PREFIX} ready (sysid {sim.sysid}, speedup {cfg.speedup:g}, "
-          f"faults: {sim.faults.describe()})", flush=True)
+        _say(f"{PREFIX} link {link.index} {link.verb} {link.address}")
+    _say(f"{PREFIX} ready (sysid {sim.sysid}, speedup {cfg.speedup:g}, "
+         f"faults: {sim.faults.describe()})")
     code = sim.run(lambda: _stop)
-    print(f"{PREFIX} stopped", flush=True)
+    _say(f"{PREFIX} stopped")
     return code

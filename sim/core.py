@@ -21,6 +21,9 @@ from sim.mission_protocol import MissionProtocol
 from sim.mission_store import Item, MissionStore
 from sim.param_protocol import ParamProtocol
 from sim.params import STREAM_GROUPS, ParamStore
+from sim.radio import Radio
+from sim.remote_id import RemoteId
+from sim.signing import Signing
 from sim.telemetry import DATA_STREAM_IDS, Streams
 from sim.vehicle import SEV_INFO, Home, Vehicle
 
@@ -37,6 +40,7 @@ class Config:
     sysid: int | None = None
     faults: list[str] = field(default_factory=list)
     state_dir: Path | None = None
+    radio: tuple[int, ...] = ()  # channels with a simulated SiK radio in the path
 
 
 class Sim:
@@ -90,6 +94,12 @@ class Sim:
             "SET_POSITION_TARGET_LOCAL_NED": lambda ln, m: guided.on_local_ned(self, ln, m),
         }
         self.params.listeners.append(self._on_param)
+        # Add-ons with attach(link) / tick() / reboot(): signing first (it signs what the
+        # others send), then Remote ID (component 236), then the radio in the link path.
+        self.signing = Signing(self)
+        self.remote_id = RemoteId(self)
+        self.radio = Radio(self, cfg.radio)
+        self.addons = (self.signing, self.remote_id, self.radio)
         self._was_warm = False
         self._bugs_reported: set[tuple[str, str]] = set()
 
@@ -100,6 +110,8 @@ class Sim:
             self.links.append(link)
             link.register(self.sel)
             self.streams.append(self._new_streams(i))
+            for addon in self.addons:
+                addon.attach(link)
 
     def _new_streams(self, index: int) -> Streams:
         import random
@@ -185,6 +197,8 @@ class Sim:
         self.mission_proto.upload = None  # a transfer does not survive a reboot
         self.auto.current, self.auto.started, self.auto.complete = 0, None, False
         self.auto.jumps.clear()
+        for addon in self.addons:
+            addon.reboot()
 
     def _fence_changed(self, mission_type: int) -> None:
         if mission_type == M.MAV_MISSION_TYPE_FENCE:
@@ -222,6 +236,8 @@ class Sim:
         self.failsafe.tick()
         self.param_proto.tick()
         self.mission_proto.tick()
+        for addon in self.addons:
+            addon.tick()
         for severity, text in v.outbox:
             self.broadcast(messages.statustext(severity, text))
         v.outbox.clear()

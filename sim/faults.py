@@ -17,6 +17,15 @@ FAULTS: dict[str, str] = {
     "gcs_failsafe_late": "GCS failsafe fires FS_GCS_TIMEOUT + 5 s after the last GCS heartbeat",
     "gcs_failsafe_wrong_action": "GCS failsafe switches to LAND instead of the configured RTL",
     "fence_ignored": "geofence breaches are not acted on (no mode change, no breach report)",
+    "accepts_unsigned": "with a signing key set, unsigned frames are still accepted on every link",
+    "accepts_replay": "signed frames are accepted whatever their timestamp (replays pass)",
+    "accepts_bad_signature": "signatures are not compared (timestamp rules still apply)",
+    "leaks_key": "after SETUP_SIGNING the key is sent in hex in a STATUSTEXT",
+    "remote_id_silent": "no Remote ID at all (no ODID heartbeat or messages); arming still allowed",
+    "remote_id_stale": "ODID LOCATION repeats the first fix forever (position and timestamp stale)",
+    "remote_id_wrong_position": "ODID LOCATION is offset ~500 m north-east of the true position",
+    "radio_status_missing": "the radio sends no RADIO_STATUS at all (its loss model still acts)",
+    "radio_status_frozen": "RADIO_STATUS repeats its first report (counters stop, rssi fixed)",
 }
 
 

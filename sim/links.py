@@ -11,6 +11,7 @@ import selectors
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from sim.mav import MAVLink, MAVLinkMessage, mavlink
 
@@ -72,10 +73,15 @@ class Link:
         self.mav = MAVLink(self, sysid, mavlink.MAV_COMP_ID_AUTOPILOT1)
         self.bad_frames = 0
         self.address = spec.text  # real address once bound (port 0 resolved)
+        # Hooks for sim/signing.py and sim/radio.py: the parser class (signature checks),
+        # and per-frame filters (False = the frame is lost on the way).
+        self.parser_factory: Callable[[Any, int, int], MAVLink] = MAVLink
+        self.tx_filter: Callable[[bytes], bool] | None = None
+        self.rx_filter: Callable[[MAVLinkMessage], bool] | None = None
 
-    # -- hooks a signing helper may extend: every parser of this link is made here --
+    # -- every parser of this link is made here --
     def new_parser(self) -> MAVLink:
-        p = MAVLink(None, self.mav.srcSystem, self.mav.srcComponent)
+        p = self.parser_factory(None, self.mav.srcSystem, self.mav.srcComponent)
         p.robust_parsing = True  # garbage yields bad_data messages, never exceptions
         return p
 
@@ -89,13 +95,18 @@ class Link:
             if isinstance(m, mavlink.MAVLink_bad_data):
                 self.bad_frames += 1
                 self.on_bad(self, m)
-            elif not isinstance(m, mavlink.MAVLink_unknown):
+            elif not isinstance(m, mavlink.MAVLink_unknown) and (
+                    self.rx_filter is None or self.rx_filter(m)):
                 self.on_message(self, m)
 
     def send(self, msg: MAVLinkMessage) -> None:
         self.mav.send(msg)
 
-    def write(self, buf: bytes) -> None:  # pymavlink calls this from MAVLink.send
+    def write(self, buf: bytes) -> None:  # pymavlink calls this from MAVLink.send: one frame
+        if self.tx_filter is None or self.tx_filter(buf):
+            self.write_raw(buf)
+
+    def write_raw(self, buf: bytes) -> None:
         raise NotImplementedError
 
     def register(self, sel: selectors.BaseSelector) -> None:
@@ -185,7 +196,7 @@ class TcpLink(Link):
             events = selectors.EVENT_READ | (selectors.EVENT_WRITE if client.out else 0)
             self._sel.modify(client.sock, events, lambda mask: self._io(client, mask))
 
-    def write(self, buf: bytes) -> None:
+    def write_raw(self, buf: bytes) -> None:
         for client in list(self.clients):
             pending = bool(client.out)
             client.out += buf
@@ -233,7 +244,7 @@ class _UdpLink(Link):
     def _from(self, addr: tuple[str, int]) -> None:
         pass
 
-    def write(self, buf: bytes) -> None:
+    def write_raw(self, buf: bytes) -> None:
         if self.peer is None:
             return
         with contextlib.suppress(OSError):  # nobody listening, or buffer full: UDP may drop

@@ -66,6 +66,9 @@ class MissionProtocol:
         self.sim = sim
         self.store = store
         self.upload: Upload | None = None
+        # (link, peer, count, mission_type, result) of the last completed upload, so a resent
+        # last item (its ACK was lost) gets the ACK again, as the mission protocol expects
+        self.finished: tuple[Link, tuple[int, int], int, int, int] | None = None
 
     def _for_us(self, msg: MAVLinkMessage) -> bool:
         return msg.target_system == self.sim.sysid and msg.target_component in (0, 1)
@@ -97,6 +100,7 @@ class MissionProtocol:
             self._ack(link, peer, M.MAV_MISSION_ACCEPTED, t)
             return
         now = self.sim.clock.now
+        self.finished = None
         self.upload = Upload(link, peer, t, msg.count, last_progress=now)
         self._request_next(now)
 
@@ -109,6 +113,15 @@ class MissionProtocol:
 
     def on_item(self, link: Link, msg: MAVLinkMessage) -> None:
         up = self.upload
+        done = self.finished
+        if up is None and done is not None and self._for_us(msg):
+            # The final MISSION_ACK was lost and the GCS resent the last item: say it again.
+            last_seq = done[2] - 1
+            if (link, _peer(msg), getattr(msg, "mission_type", 0), msg.seq) == (
+                done[0], done[1], done[3], last_seq
+            ):
+                self._ack(link, done[1], done[4], done[3])
+            return
         if up is None or not self._for_us(msg) or (link, _peer(msg)) != (up.link, up.peer):
             return
         if getattr(msg, "mission_type", 0) != up.mission_type or msg.seq != len(up.items):
@@ -132,6 +145,7 @@ class MissionProtocol:
             result = fence.check_list(up.items)
         if result == M.MAV_MISSION_ACCEPTED:
             self.store.replace(up.mission_type, up.items)
+        self.finished = (link, up.peer, up.count, up.mission_type, result)
         self._ack(link, up.peer, result, up.mission_type)
 
     def tick(self) -> None:

@@ -79,6 +79,22 @@ for _ch in range(3):
     for _g in STREAM_GROUPS:
         _DEFS.append(_p(f"SR{_ch}_{_g}", INT16, 0, 0, 50))
 
+# Signing policy (sim/signing.py), radio link model (sim/radio.py), Remote ID (sim/remote_id.py).
+_DEFS += [
+    _p("SIM_SIGN_TRUST0", INT8, 1, 0, 1),  # channel 0 accepts unsigned (ArduPilot's USB)
+    _p("SIM_SIGN_RADIO", INT8, 1, 0, 1),  # unsigned RADIO_STATUS/RADIO accepted anywhere
+    _p("SIM_RADIO_PWR", REAL32, 20, -30, 36),  # transmit power, dBm
+    _p("SIM_RADIO_FREQ", REAL32, 2440, 100, 6000),  # MHz
+    _p("SIM_RADIO_GAIN", REAL32, 4, -30, 40),  # both antennas together, dBi
+    _p("SIM_RADIO_SENS", REAL32, -110, -140, -20),  # receiver sensitivity, dBm
+    _p("SIM_RADIO_FADE", REAL32, 2, 0, 20),  # fading, dB standard deviation
+    _p("SIM_RID_ENABLE", INT8, 1, 0, 1),
+    _p("SIM_RID_LOC_HZ", REAL32, 1, 0.2, 10),  # OPEN_DRONE_ID_LOCATION rate
+    _p("SIM_RID_STATIC_S", REAL32, 3, 0.5, 30),  # period of the other ODID messages
+]
+
+# MAVLink's param_id holds 16 characters: a longer name could never be read or set.
+assert all(len(d.name) <= 16 for d in _DEFS), [d.name for d in _DEFS if len(d.name) > 16]
 DEFS: dict[str, ParamDef] = {d.name: d for d in _DEFS}
 NAMES: list[str] = [d.name for d in _DEFS]  # index order for PARAM_REQUEST_READ by index
 

@@ -61,6 +61,9 @@ class Vehicle:
         self.gust_n = self.gust_e = 0.0
         self.noise_n = self.noise_e = self.noise_u = 0.0  # reported-position error, metres
         self.on_mode_change: list[Callable[[int, int], None]] = []
+        # Pre-arm checks that ARMING_CHECK=0 does not skip (ArduPilot's mandatory checks,
+        # e.g. Remote ID); only a forced arm does. Each returns its failures.
+        self.mandatory_checks: list[Callable[[], list[str]]] = []
         self.reboot()
 
     # ---- lifecycle ----
@@ -145,7 +148,10 @@ class Vehicle:
             fails.append("Battery 1 low voltage failsafe")
         if "fence" in self.failsafe:
             fails.append("Vehicle breaching fence")
-        return fails
+        return fails + self.mandatory_failures()
+
+    def mandatory_failures(self) -> list[str]:
+        return [f for check in self.mandatory_checks for f in check()]
 
     # ---- actions; each returns (MAV_RESULT, reason) ----
     def arm(self, force: bool = False) -> tuple[int, str]:
@@ -154,7 +160,8 @@ class Vehicle:
         if self.mode not in modes.ARMABLE:
             self.text(SEV_CRITICAL, "Arm: Mode not armable")
             return mavlink.MAV_RESULT_DENIED, "mode not armable"
-        fails = [] if force or self.params.get_int("ARMING_CHECK") == 0 else self.prearm_failures()
+        fails = [] if force else (self.prearm_failures() if self.params.get_int("ARMING_CHECK")
+                                  else self.mandatory_failures())
         if self.mode in modes.NEEDS_POSITION and not self.position_ok and not fails:
             fails = ["Need Position Estimate"]
         if fails:
