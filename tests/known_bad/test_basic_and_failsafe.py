@@ -4,7 +4,7 @@ failure says why with the measured figure."""
 
 import pytest
 
-from tests.run_pytest import run_pytest, write_profile
+from tests.known_bad.runner import assert_fails_exactly, run_with_fault
 
 # fault -> (the suite folder it is run against, the checks that must fail there, a phrase of
 # their failure: the figure and its bound, or what was waited for)
@@ -37,16 +37,6 @@ EXPECTED = {
 @pytest.mark.parametrize("fault", sorted(EXPECTED))
 def test_fault_fails_exactly_its_checks(fault, tmp_path):
     suite, checks, says = EXPECTED[fault]
-    # given the default profile with one simulator fault switched on
-    profile = write_profile(
-        tmp_path / f"{fault}.yaml", f"name: known-bad {fault}\nvehicle:\n  faults: [{fault}]\n"
-    )
-    # when the suite that speaks to it runs
-    run = run_pytest(suite, "--profile", str(profile), report_dir=tmp_path / "reports")
-    # then the run fails, naming exactly the checks that should catch this fault
-    assert run.code == 1, run.output[-3000:]
-    failed = {name for name, outcome in run.outcomes().items() if outcome != "passed"}
-    assert failed == checks, run.output[-3000:]
-    messages = " ".join(c["message"] for c in run.results["checks"])
-    assert says in messages, messages
-    assert "verdict: FAIL" in (run.run_dir / "summary.md").read_text()
+    # given the default profile with one simulator fault switched on, when its suite runs,
+    # then exactly the checks that should catch the fault fail, with the figure in the message
+    assert_fails_exactly(run_with_fault(fault, suite, tmp_path), checks, says)
