@@ -17,7 +17,8 @@ from typing import Any
 import allure
 import pytest
 
-from drivers import make_driver
+from drivers import bench, make_driver
+from drivers.errors import VehicleError
 from drivers.link import Link
 from drivers.proxy import ImpairmentProxy
 from drivers.vehicle import Vehicle
@@ -46,11 +47,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--report-dir", default=None, help="where run folders go (default reports/runs)"
     )
+    group.addoption(
+        "--sitl-binary", default=None, help="the SITL binary to run (overrides the profile's)"
+    )
+    group.addoption(
+        "--props-off",
+        action="store_true",
+        default=os.environ.get("SKYPROOF_PROPS_OFF") == "1",
+        help="on hardware: confirm the propellers are off, so checks the profile allows may arm "
+        "(also SKYPROOF_PROPS_OFF=1)",
+    )
 
 
 # -- configuration ----------------------------------------------------------------------------
 def _is_verification_run(config: pytest.Config) -> bool:
-    """True when the run collects suites/ (not just the harness's own tests/)."""
+    """True when the run collects suites/ or names a profile (not just the harness's own tests/)."""
+    if config.getoption("--profile"):
+        return True
     for arg in config.args:
         path = (config.invocation_params.dir / arg.split("::")[0]).resolve()
         if path == SUITES or SUITES in path.parents or path in SUITES.parents:
@@ -86,6 +99,8 @@ def pytest_configure(config: pytest.Config) -> None:
     except ProfileError as exc:
         raise pytest.UsageError(f"skyproof: bad profile\n{exc}") from None
     config.stash[_PROFILE] = profile
+    if profile.vehicle.get("hardware") and config.getoption("numprocesses", None):
+        raise pytest.UsageError("skyproof: a hardware vehicle is one vehicle: run without -n")
     worker = getattr(config, "workerinput", None)
     if worker is not None:
         run = Path(worker["skyproof_run_dir"])
@@ -205,12 +220,38 @@ def run_dir(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactor
 
 
 @pytest.fixture(scope="session")
-def vehicle_driver(profile: Profile, run_dir: Path, worker_id: str) -> Iterator[Any]:
-    """This worker's vehicle: started once, restarted when a check leaves it dead or armed."""
-    driver = make_driver(profile.vehicle, run_dir / "vehicles" / worker_id)
+def vehicle_driver(
+    profile: Profile, run_dir: Path, worker_id: str, pytestconfig: pytest.Config
+) -> Iterator[Any]:
+    """This worker's vehicle: started once, restarted when a check leaves it dead or armed. On
+    hardware, its parameters are snapshotted first and put back exactly at the end."""
+    cfg = dict(profile.vehicle)
+    if pytestconfig.getoption("--sitl-binary"):
+        cfg["binary"] = pytestconfig.getoption("--sitl-binary")
+    driver = make_driver(cfg, run_dir / "vehicles" / worker_id)
+    if (
+        cfg.get("hardware")
+        and cfg.get("arming") == "allowed"
+        and pytestconfig.getoption("--props-off")
+    ):
+        driver.allow_flight()
     driver.start()
-    yield driver
-    driver.stop()
+    try:
+        if not cfg.get("hardware"):
+            yield driver
+            return
+        silence = profile.link["silence_s"]
+        link, v = bench.open_vehicle(driver.url, driver.sysid, silence, driver.baud)
+        with link:
+            before = bench.snapshot(v)
+        yield driver
+        link, v = bench.open_vehicle(driver.url, driver.sysid, silence, driver.baud)
+        with link:
+            left = bench.put_back(v, before, run_dir / "bench.json")
+        if left["still_different"] or not left["disarmed"]:
+            pytest.fail(f"bench vehicle not put back as found: {left}")
+    finally:
+        driver.stop()
 
 
 @pytest.fixture
@@ -285,11 +326,12 @@ def link(
 def vehicle(request: pytest.FixtureRequest, link: Link, vehicle_driver: Any) -> Iterator[Vehicle]:
     """The vehicle, connected, disarmed; afterwards its parameters restored and the vehicle
     proven disarmed (a check that leaves either behind fails)."""
-    v = Vehicle(link, sysid=vehicle_driver.sysid)
+    may_arm = "flight" in vehicle_driver.capabilities
+    v = Vehicle(link, sysid=vehicle_driver.sysid, arming_allowed=may_arm)
     v.connect()
-    if v.armed:  # a previous check left it flying: start this one from a fresh vehicle
-        vehicle_driver.restart()
-        pytest.fail("vehicle was armed at the start of the check; it has been restarted")
+    if v.armed:  # a previous check (or a person) left it armed: start from a known state
+        _make_safe(v, vehicle_driver)
+        pytest.fail("the vehicle was armed at the start of the check; it has been made safe")
     yield v
     if vehicle_driver.liveness() is not None or link.closed_reason or link.went_silent:
         vehicle_driver.stop()  # the check already failed on it; the next check gets a fresh one
@@ -299,11 +341,23 @@ def vehicle(request: pytest.FixtureRequest, link: Link, vehicle_driver: Any) -> 
     call = request.node.stash.get(_REPORTS, {}).get("call")
     problems = v.restore_params()
     if v.armed:
-        vehicle_driver.restart()  # never hand a flying vehicle to the next check
+        _make_safe(v, vehicle_driver)  # never hand an armed vehicle to the next check
         if call is not None and call.passed:
             problems.append(f"the check left the vehicle armed (mode {v.mode})")
     if problems:
         pytest.fail("isolation: " + "; ".join(problems))
+
+
+def _make_safe(v: Vehicle, driver: Any) -> None:
+    """A fresh vehicle where the driver can make one; otherwise (hardware, an endpoint) disarm
+    it, forcing only if a plain disarm is refused: a bench vehicle is on the ground."""
+    if "restart" in driver.capabilities:
+        driver.restart()
+        return
+    try:
+        v.disarm()
+    except VehicleError:
+        v.disarm(force=True)
 
 
 # -- results ----------------------------------------------------------------------------------
@@ -366,6 +420,9 @@ class RunRecord:
             "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "requirements": {r.id: r.__dict__ for r in load_registry().in_sets(p.requirements)},
         }
+        bench_file = self.run / "bench.json"
+        if bench_file.exists():  # written by the hardware guard in vehicle_driver
+            header["bench"] = json.loads(bench_file.read_text(encoding="utf-8"))
         results = self.collector.write(self.run / "results.json", header)
         (self.run / "summary.md").write_text(build_summary(results), encoding="utf-8")
 

@@ -24,3 +24,7 @@ class CommandRejected(VehicleError):
 
 class DriverError(RuntimeError):
     """The harness could not start or reach a vehicle (setup, not a verdict)."""
+
+
+class ArmingForbidden(DriverError):
+    """Arming was asked for on hardware without the run's explicit opt-in."""

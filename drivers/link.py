@@ -74,6 +74,7 @@ class Link:
         silence_s: float = 10.0,
         tlog: Path | None = None,
         liveness: Callable[[], str | None] | None = None,
+        baud: int = 115200,
     ) -> None:
         self.url = url
         self.vehicle_sysid = vehicle_sysid
@@ -103,6 +104,7 @@ class Link:
                 dialect=DIALECT,
                 autoreconnect=False,
                 retries=0,
+                baud=baud,  # serial devices only
             )
         except OSError as exc:
             if self.tlog:

@@ -46,3 +46,8 @@ def name_of(param_id: str | bytes) -> str:
     if isinstance(param_id, bytes):
         param_id = param_id.decode("ascii", "replace")
     return param_id.rstrip("\0")
+
+
+def same(a: float, b: float) -> bool:
+    """Equal as parameters: float32 on the wire, so compare with a relative tolerance."""
+    return abs(a - b) <= 1e-6 * max(1.0, abs(a), abs(b))

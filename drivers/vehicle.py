@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from drivers import params
-from drivers.errors import CommandRejected, WaitTimeout
+from drivers.errors import ArmingForbidden, CommandRejected, WaitTimeout
 from drivers.link import Link, Message, Timed
 from drivers.mavlink import COPTER_MODES, mavlink
 
@@ -41,8 +41,11 @@ class ParamChange:
 class Vehicle:
     EXPLAIN_S = 0.5  # vehicle seconds to wait for the STATUSTEXT that explains a refusal
 
-    def __init__(self, link: Link, sysid: int = 1, compid: int = 1) -> None:
+    def __init__(
+        self, link: Link, sysid: int = 1, compid: int = 1, *, arming_allowed: bool = True
+    ) -> None:
         self.link = link
+        self.arming_allowed = arming_allowed  # False on hardware without the run's opt-in
         self.sysid, self.compid = sysid, compid
         self.bytewise_params = False
         self.autopilot = mavlink.MAV_AUTOPILOT_INVALID
@@ -113,6 +116,10 @@ class Vehicle:
         )
 
     # -- parameters ----------------------------------------------------------------------------
+    def remember_type(self, name: str, param_type: int) -> None:
+        """A parameter's wire type, learnt from any PARAM_VALUE (needed to encode a PARAM_SET)."""
+        self._param_types[name] = param_type
+
     def get_param(self, name: str, timeout_s: float = 1.0, retries: int = 3) -> float:
         msg = self._param_exchange(
             name,
@@ -150,7 +157,7 @@ class Vehicle:
             except WaitTimeout as exc:
                 problems.append(f"{change.name}: no answer while restoring ({exc})")
                 continue
-            if not _same(echoed, change.original):
+            if not params.same(echoed, change.original):
                 problems.append(f"{change.name}: is {echoed:g}, should be {change.original:g}")
             else:
                 del self.journal[change.name]
@@ -178,6 +185,16 @@ class Vehicle:
 
     # -- commands ------------------------------------------------------------------------------
     def _send_command(self, cmd: int, *args: float, confirmation: int = 0) -> None:
+        if (
+            cmd == mavlink.MAV_CMD_COMPONENT_ARM_DISARM
+            and args
+            and args[0]
+            and not (self.arming_allowed)
+        ):
+            raise ArmingForbidden(
+                "arming refused by skyproof: this is hardware and the run did not confirm "
+                "propellers off (--props-off / SKYPROOF_PROPS_OFF=1) with `arming: allowed`"
+            )
         p = [*args, *[0.0] * (7 - len(args))]
         self.link.send(
             self.link.mav.command_long_encode(self.sysid, self.compid, cmd, confirmation, *p)
@@ -275,7 +292,3 @@ def _msg_id(name: str) -> int:
 def _cmd_name(cmd: int) -> str:
     entry = mavlink.enums["MAV_CMD"].get(cmd)
     return entry.name if entry else f"command {cmd}"
-
-
-def _same(a: float, b: float) -> bool:
-    return abs(a - b) <= 1e-6 * max(1.0, abs(a), abs(b))

@@ -51,6 +51,17 @@ def build_summary(results: dict[str, Any]) -> str:
         for c in problems:
             first = (c["message"] or "").strip().splitlines() or ["(no message)"]
             lines.append(f"- `{c['nodeid']}` **{VERDICT[c['outcome']]}**: {first[0]}")
+    if "bench" in results:
+        b = results["bench"]
+        left = b["still_different"]
+        lines += [
+            "",
+            "## Bench vehicle",
+            "",
+            f"- parameters restored after the run: {', '.join(b['restored']) or 'none needed'}",
+            f"- parameters still different from before the run: {left or 'none'}",
+            f"- left disarmed: {'yes' if b['disarmed'] else 'NO'}",
+        ]
     lines += ["", *requirements_view(results)]
     return "\n".join(lines) + "\n"
 
