@@ -362,6 +362,7 @@ def _make_safe(v: Vehicle, driver: Any) -> None:
 
 # -- results ----------------------------------------------------------------------------------
 def pytest_runtest_setup(item: pytest.Item) -> None:
+    item.user_properties[:] = []  # a rerun attempt (pytest-rerunfailures) starts afresh
     suite = _suite_of(item)
     if suite is None:
         return

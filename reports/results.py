@@ -19,6 +19,7 @@ class CheckResult:
     measurements: list[dict[str, Any]] = field(default_factory=list)
     tlog: str | None = None
     plots: list[str] = field(default_factory=list)
+    reruns: int = 0
 
     @property
     def suite(self) -> str:
@@ -35,9 +36,15 @@ class ResultsCollector:
     def add(self, report: Any) -> None:
         check = self.checks.setdefault(report.nodeid, CheckResult(report.nodeid))
         check.duration_s += report.duration
+        if report.outcome == "rerun":  # pytest-rerunfailures: this attempt failed, another follows
+            check.reruns += 1
+            check.message = f"failed on attempt {check.reruns}: {_message(report, 'failed')}"
+            return
         outcome = _outcome(report)
         if report.when == "teardown":
             self._take_properties(check, report.user_properties)
+            if check.reruns and check.outcome == "passed":
+                check.outcome = "flaky"  # a retried pass is never a plain pass
         if outcome == "passed":
             return
         if check.outcome == "passed":  # the first phase that did not pass decides
@@ -47,6 +54,8 @@ class ResultsCollector:
 
     @staticmethod
     def _take_properties(check: CheckResult, props: list[tuple[str, Any]]) -> None:
+        # the last attempt's properties replace an earlier attempt's
+        check.measurements, check.requirements, check.plots, check.tlog = [], [], [], None
         for key, value in props:
             if key == Recorder.KEY:
                 check.measurements.append(Measurement.from_json(value).__dict__)

@@ -7,6 +7,7 @@ from typing import Any
 
 VERDICT = {
     "passed": "PASS",
+    "flaky": "FLAKY",
     "failed": "FAIL",
     "error": "ERROR",
     "waived": "WAIVED",
@@ -45,7 +46,7 @@ def build_summary(results: dict[str, Any]) -> str:
         )
         reqs = ", ".join(c["requirements"]) or "—"
         lines.append(f"| `{c['nodeid']}` | {VERDICT[c['outcome']]} | {figures} | {reqs} |")
-    problems = [c for c in checks if c["outcome"] in ("failed", "error", "waived", "skipped")]
+    problems = [c for c in checks if c["outcome"] not in ("passed",)]
     if problems:
         lines += ["", "## Why", ""]
         for c in problems:
@@ -93,6 +94,8 @@ def _req_verdict(req: dict[str, Any], checks: list[dict[str, Any]]) -> str:
         return "FAIL"
     if "waived" in outcomes:
         return "WAIVED"
+    if "flaky" in outcomes:
+        return "FLAKY (passed only on a retry)"
     if "passed" in outcomes:
         return "PASS" + (" (some checks skipped)" if "skipped" in outcomes else "")
     return "not tested in this run"
