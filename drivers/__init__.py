@@ -1,17 +1,41 @@
 """All that reaches a vehicle: the link, the vehicle API, and the drivers that start vehicles.
 
 Dependencies point one way: suites -> fixtures (conftest.py) -> drivers -> pymavlink.
+
+Every vehicle driver keeps one contract (sim_driver, ardupilot_sitl, px4_sitl):
+
+    name: str                      # "sim", "ardupilot-sitl", "px4-sitl", "endpoint"
+    capabilities: frozenset[str]   # from sim_faults, restart, reboot, flight, wipe, hardware
+    sysid: int                     # the vehicle's MAVLink system id
+    urls: list[str]                # MAVLink channel index -> loopback connection string
+    __init__(vehicle: dict, log_dir: Path)   # vehicle = the profile's vehicle section
+    start() -> str                 # start, decide readiness, return urls[0]; DriverError
+    stop() -> None                 # the whole process group; idempotent
+    liveness() -> str | None       # None while running, else why it is gone
+    ensure_running() -> str        # restart if dead
+    restart() -> str
 """
 
+import importlib
 from pathlib import Path
 from typing import Any
 
-from drivers.sim_driver import SimDriver
+# vehicle.driver -> "module:class"; imported on demand, so `import drivers.x` stays light
+DRIVERS = {
+    "sim": "drivers.sim_driver:SimDriver",
+    "ardupilot-sitl": "drivers.ardupilot_sitl:ArduPilotSitl",
+    "px4-sitl": "drivers.px4_sitl:Px4Sitl",
+    "endpoint": "drivers.endpoint:EndpointDriver",
+}
 
 
-def make_driver(vehicle: dict[str, Any], log_dir: Path) -> SimDriver:
+def make_driver(vehicle: dict[str, Any], log_dir: Path) -> Any:
     """The driver a profile's `vehicle:` section names."""
     kind = vehicle["driver"]
-    if kind == "sim":
-        return SimDriver(vehicle, log_dir)
-    raise ValueError(f"vehicle.driver {kind!r} is not available in this version of skyproof")
+    if kind not in DRIVERS:
+        raise ValueError(
+            f"vehicle.driver {kind!r} is not available in this version of skyproof "
+            f"(known: {', '.join(DRIVERS)})"
+        )
+    module, _, cls = DRIVERS[kind].partition(":")
+    return getattr(importlib.import_module(module), cls)(vehicle, log_dir)

@@ -1,16 +1,62 @@
 """What differs between autopilot families, so suites ask for a behaviour, not a parameter name.
 
-ArduPilot Copter today; PX4 (COM_DL_LOSS_T, NAV_DLL_ACT, its own mode encoding) comes with its
-SITL driver. Values follow each project's parameter documentation (see CHECKS.md)."""
+ArduPilot Copter and PX4. Values follow each project's parameter documentation (see CHECKS.md).
+"""
 
-from drivers.mavlink import mavlink
+from collections.abc import Callable
+from typing import Any
+
+from drivers.mavlink import COPTER_MODES, mavlink
 
 # ArduPilot Copter FS_GCS_ENABLE: 1 = RTL, 5 = LAND (parameter documentation).
 _AP_GCS_ACTIONS = {"RTL": 1, "LAND": 5}
+# PX4 NAV_DLL_ACT: 0 off, 1 hold, 2 return, 3 land, 5 terminate, 6 disarm (parameter reference).
+_PX4_DLL_ACTIONS = {"RTL": 2, "LAND": 3}
 
 
 def gcs_failsafe_params(autopilot: int, action: str, timeout_s: float) -> dict[str, float]:
     """Parameters that make the vehicle take `action` after `timeout_s` without a GCS."""
     if autopilot == mavlink.MAV_AUTOPILOT_ARDUPILOTMEGA:
         return {"FS_GCS_ENABLE": _AP_GCS_ACTIONS[action], "FS_GCS_TIMEOUT": timeout_s}
+    if autopilot == mavlink.MAV_AUTOPILOT_PX4:
+        # PX4 SITL's start script scales COM_DL_LOSS_T by PX4_SIM_SPEED_FACTOR (its ground
+        # station beats in wall time); the harness beats in vehicle time, so it sets the
+        # timeout as meant, in vehicle seconds.
+        return {"COM_DL_LOSS_T": timeout_s, "NAV_DLL_ACT": _PX4_DLL_ACTIONS[action]}
     raise NotImplementedError(f"GCS failsafe parameters of autopilot {autopilot} are not known")
+
+
+def custom_mode(autopilot: int, name: str) -> int:
+    """HEARTBEAT custom_mode of flight mode `name` (as MAV_CMD_DO_SET_MODE takes it)."""
+    if autopilot == mavlink.MAV_AUTOPILOT_ARDUPILOTMEGA:
+        return COPTER_MODES[name]
+    if autopilot == mavlink.MAV_AUTOPILOT_PX4:
+        # PX4 packs main and sub mode into custom_mode (px4_custom_mode.h); not needed yet.
+        raise NotImplementedError(
+            f"PX4 custom mode encoding (for mode {name!r}) is not implemented in skyproof yet"
+        )
+    raise NotImplementedError(f"flight modes of autopilot {autopilot} are not known")
+
+
+def extra_streams(autopilot: int) -> dict[str, float]:
+    """Streams a family needs beyond the common ones (message name -> Hz)."""
+    if autopilot == mavlink.MAV_AUTOPILOT_ARDUPILOTMEGA:
+        return {"EKF_STATUS_REPORT": 2}
+    return {}
+
+
+def position_ready(autopilot: int) -> tuple[str, str, Callable[[Any], bool]]:
+    """(what, message type, test) for "the estimator has an absolute position", which GUIDED
+    needs: ArduPilot passes its pre-arm checks ~20 s (vehicle) before its EKF has one."""
+    if autopilot == mavlink.MAV_AUTOPILOT_ARDUPILOTMEGA:
+        good, bad = mavlink.EKF_POS_HORIZ_ABS, mavlink.EKF_CONST_POS_MODE
+        return (
+            "EKF_STATUS_REPORT with an absolute position (POS_HORIZ_ABS, no CONST_POS_MODE)",
+            "EKF_STATUS_REPORT",
+            lambda m: m.flags & good and not m.flags & bad,
+        )
+    return (
+        "GLOBAL_POSITION_INT with a position (lat/lon not 0)",
+        "GLOBAL_POSITION_INT",
+        lambda m: m.lat != 0 or m.lon != 0,
+    )

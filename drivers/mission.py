@@ -10,6 +10,12 @@ from drivers.mavlink import mavlink
 from drivers.vehicle import Vehicle
 
 MISSION = mavlink.MAV_MISSION_TYPE_MISSION
+# The _INT frames mean the same as their float twins; ArduPilot reports items back in the latter.
+_FRAME_OF = {
+    mavlink.MAV_FRAME_GLOBAL_INT: mavlink.MAV_FRAME_GLOBAL,
+    mavlink.MAV_FRAME_GLOBAL_RELATIVE_ALT_INT: mavlink.MAV_FRAME_GLOBAL_RELATIVE_ALT,
+    mavlink.MAV_FRAME_GLOBAL_TERRAIN_ALT_INT: mavlink.MAV_FRAME_GLOBAL_TERRAIN_ALT,
+}
 
 
 @dataclass(frozen=True)
@@ -35,7 +41,8 @@ class Item:
             round(self.lat * 1e7) == round(other.lat * 1e7)
             and round(self.lon * 1e7) == round(other.lon * 1e7)
             and abs(self.alt - other.alt) < 1e-3
-            and (self.command, self.frame) == (other.command, other.frame)
+            and (self.command, _FRAME_OF.get(self.frame, self.frame))
+            == (other.command, _FRAME_OF.get(other.frame, other.frame))
         )
 
     @classmethod
@@ -75,6 +82,13 @@ def upload(
                 tries += 1
                 stats.retries += 1
                 if tries > retries:
+                    # let the vehicle know, or it keeps waiting (ArduPilot slows its streams)
+                    link.send(
+                        link.mav.mission_ack_encode(
+                            vehicle.sysid, vehicle.compid,
+                            mavlink.MAV_MISSION_OPERATION_CANCELLED, mission_type,
+                        )
+                    )  # fmt: skip
                     raise WaitTimeout(
                         f"mission upload stalled: no request after {retries} resends of "
                         f"{last_sent.get_type()} ({step_timeout_s:g} s vehicle time each)"
@@ -82,6 +96,8 @@ def upload(
                 link.send(last_sent)
                 continue
             tries = 0
+            if got.get_type() == "MISSION_ACK" and got.type == mavlink.MAV_MISSION_INVALID_SEQUENCE:
+                continue  # ArduPilot's answer to a duplicate item: not final, it asks again
             if got.get_type() == "MISSION_ACK":
                 if got.type != mavlink.MAV_MISSION_ACCEPTED:
                     raise VehicleError(f"mission upload refused: MISSION_ACK {_ack_name(got.type)}")
@@ -91,6 +107,31 @@ def upload(
                 raise VehicleError(f"vehicle asked for item {got.seq} of {len(items)}")
             last_sent = items[got.seq].encode(vehicle, got.seq, mission_type)
             link.send(last_sent)
+
+
+def resend_last_item(
+    vehicle: Vehicle,
+    items: list[Item],
+    *,
+    mission_type: int = MISSION,
+    step_timeout_s: float = 1.5,
+    retries: int = 5,
+) -> int:
+    """After a completed upload, send its last item again, as a ground station does when the
+    final MISSION_ACK was lost, and return the MISSION_ACK result the vehicle answers with
+    (ArduPilot answers MAV_MISSION_ERROR, having finished; others repeat ACCEPTED). Raise
+    WaitTimeout if it never answers: such a ground station could not finish its upload."""
+    last = items[-1].encode(vehicle, len(items) - 1, mission_type)
+    with vehicle.link.subscribe(["MISSION_ACK"]) as sub:
+        for _ in range(retries + 1):
+            vehicle.link.send(last)
+            got = _next(vehicle, sub, ["MISSION_ACK"], step_timeout_s, mission_type)
+            if got is not None:
+                return int(got.type)
+    raise WaitTimeout(
+        f"no MISSION_ACK for the resent last item (seq {len(items) - 1}) after {retries + 1} "
+        f"tries of {step_timeout_s:g} s vehicle time each"
+    )
 
 
 def download(

@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 
 _LIVE: set["ManagedProcess"] = set()
@@ -25,6 +26,12 @@ def _die_with_parent() -> None:  # runs in the child between fork and exec
     if sys.platform.startswith("linux"):
         PR_SET_PDEATHSIG = 1
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def _preexec() -> Callable[[], None] | None:
+    # PR_SET_PDEATHSIG fires when the *thread* that started the child exits, so it is only
+    # safe from the main thread; elsewhere teardown and the atexit hook still stop the child.
+    return _die_with_parent if threading.current_thread() is threading.main_thread() else None
 
 
 class ManagedProcess:
@@ -54,7 +61,7 @@ class ManagedProcess:
             text=True,
             bufsize=1,
             start_new_session=True,
-            preexec_fn=_die_with_parent,
+            preexec_fn=_preexec(),
         )
         _LIVE.add(self)
         self._reader = threading.Thread(target=self._read, name=f"output of {argv[0]}", daemon=True)

@@ -23,15 +23,26 @@ class SimDriver:
         self.log_dir = Path(log_dir)
         self.process: ManagedProcess | None = None
         self.url: str | None = None
+        self._urls: list[str] = []
         self.starts = 0
 
     @property
     def sysid(self) -> int:
         return int(self.cfg.get("sysid", 1))
 
+    @property
+    def urls(self) -> list[str]:
+        """MAVLink channel index -> connection string (vehicle `links:`, default 1)."""
+        return list(self._urls) if self.url else []
+
+    @property
+    def links(self) -> int:
+        return int(self.cfg.get("links", 1))
+
     def argv(self) -> list[str]:
         cfg = self.cfg
-        argv = [sys.executable, "-u", "-m", "sim", "--listen", "tcp:127.0.0.1:0"]
+        argv = [sys.executable, "-u", "-m", "sim"]
+        argv += ["--listen", "tcp:127.0.0.1:0"] * self.links  # channel 0, 1, ... in this order
         argv += ["--speedup", f"{cfg.get('speedup', 1):g}", "--sysid", str(self.sysid)]
         argv += ["--seed", str(cfg.get("seed", 0))]
         if cfg.get("home"):
@@ -40,6 +51,8 @@ class SimDriver:
             argv.append("--home=" + ",".join(f"{v:.10g}" for v in cfg["home"]))
         for fault in cfg.get("faults", []):
             argv += ["--fault", fault]
+        if cfg.get("radio") is not None:
+            argv += ["--radio", "0"]  # a SiK radio pair in the harness's link (channel 0)
         return argv
 
     def start(self) -> str:
@@ -48,11 +61,12 @@ class SimDriver:
         log = self.log_dir / f"sim-{self.starts}.log"
         self.process = ManagedProcess(self.argv(), log, cwd=ROOT)
         try:
-            (first,) = self.process.wait_for_lines(LINK_LINE, 1, self.START_TIMEOUT_S)
+            found = self.process.wait_for_lines(LINK_LINE, self.links, self.START_TIMEOUT_S)
         except (RuntimeError, TimeoutError) as exc:
             self.stop()
             raise DriverError(f"built-in simulator did not start: {exc} (log: {log})") from exc
-        self.url = first.group(2)
+        self._urls = [m.group(2) for m in sorted(found, key=lambda m: int(m.group(1)))]
+        self.url = self._urls[0]
         return self.url
 
     def liveness(self) -> str | None:

@@ -4,10 +4,11 @@ Every wait is bounded in vehicle seconds and says what it waited for. Parameters
 changes are journaled, so the fixture can put them back and prove it did.
 """
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from drivers import params
+from drivers import flavour, params
 from drivers.errors import ArmingForbidden, CommandRejected, WaitTimeout
 from drivers.link import Link, Message, Timed
 from drivers.mavlink import COPTER_MODES, mavlink
@@ -71,8 +72,8 @@ class Vehicle:
             lambda m: m.get_srcSystem() == self.sysid,
             timeout_s=float("inf"),  # bounded by link.silence_s (wall), as above
         )
-        for name, hz in streams.items():  # now confirmed, with retries, in vehicle time
-            self.request_stream(name, hz)
+        for name, hz in {**streams, **flavour.extra_streams(self.autopilot)}.items():
+            self.request_stream(name, hz)  # now confirmed, with retries, in vehicle time
 
     def request_stream(self, name: str, hz: float) -> None:
         """Ask for a message at `hz` (MAV_CMD_SET_MESSAGE_INTERVAL); raise if refused."""
@@ -212,8 +213,10 @@ class Vehicle:
                 and m.result != mavlink.MAV_RESULT_IN_PROGRESS
             )
 
-        for attempt in range(retries):
-            with self.link.subscribe(["COMMAND_ACK"]) as sub:
+        # One subscription for all attempts: a late ACK of an earlier attempt still counts,
+        # and none can slip through a gap between two attempts.
+        with self.link.subscribe(["COMMAND_ACK"]) as sub:
+            for attempt in range(retries):
                 self._send_command(cmd, *args, confirmation=attempt)
                 deadline = self.link.clock.now() + ack_timeout_s
                 while self.link.clock.now() < deadline:
@@ -236,19 +239,29 @@ class Vehicle:
             raise CommandRejected(f"{_cmd_name(cmd)} answered {result_name(result)} ({said})")
 
     def set_mode(self, name: str, timeout_s: float = 5.0) -> None:
-        number = COPTER_MODES[name]
+        number = flavour.custom_mode(self.autopilot, name)
         self.command_ok(
             mavlink.MAV_CMD_DO_SET_MODE, mavlink.MAV_MODE_FLAG_CUSTOM_MODE_ENABLED, number
         )
         self.wait_heartbeat(f"mode {name}", lambda m: m.custom_mode == number, timeout_s)
 
     def wait_armable(self, timeout_s: float) -> Timed:
-        """Wait for the pre-arm checks to pass (SYS_STATUS PREARM_CHECK health bit)."""
-        return self.link.wait(
+        """Wait for the pre-arm checks to pass (SYS_STATUS PREARM_CHECK health bit) and for the
+        estimator to know where the vehicle is; both within `timeout_s` in all."""
+        deadline = self.link.clock.now() + timeout_s
+        self.link.wait(
             "pre-arm checks to pass (SYS_STATUS health bit PREARM_CHECK)",
             ["SYS_STATUS"],
             lambda m: self._from_vehicle(m) and m.onboard_control_sensors_health & PREARM_OK,
             timeout_s=timeout_s,
+            include_latest=True,
+        )
+        what, mtype, ready = flavour.position_ready(self.autopilot)
+        return self.link.wait(
+            what,
+            [mtype],
+            lambda m: self._from_vehicle(m) and ready(m),
+            timeout_s=max(0.0, deadline - self.link.clock.now()),
             include_latest=True,
         )
 
@@ -283,6 +296,54 @@ class Vehicle:
             include_latest=False,
         )
         return self.wait_heartbeat("disarm after landing", lambda m: not m.base_mode & ARMED, 10.0)
+
+    def goto(
+        self,
+        lat: float,
+        lon: float,
+        rel_alt_m: float,
+        *,
+        speed_m_s: float = -1,
+        radius_m: float = 2.0,
+        timeout_s: float = 60.0,
+    ) -> Timed:
+        """Fly to lat/lon (degrees) at rel_alt_m above home: MAV_CMD_DO_REPOSITION (acknowledged,
+        unlike SET_POSITION_TARGET_GLOBAL_INT; switches to GUIDED), then wait until within
+        radius_m horizontally. speed_m_s -1: the vehicle's default. Returns the position."""
+        # COMMAND_LONG carries lat/lon as float32 (~0.2 m here); ArduPilot reads its altitude
+        # as relative to home, as this method means it. Yaw NaN: keep the vehicle's own.
+        self.command_ok(
+            mavlink.MAV_CMD_DO_REPOSITION, speed_m_s, mavlink.MAV_DO_REPOSITION_FLAGS_CHANGE_MODE,
+            0, math.nan, lat, lon, rel_alt_m,
+        )  # fmt: skip
+        return self.link.wait(
+            f"position within {radius_m:g} m of {lat:.7f}, {lon:.7f}",
+            ["GLOBAL_POSITION_INT"],
+            lambda m: (
+                self._from_vehicle(m)
+                and ground_distance_m(m.lat / 1e7, m.lon / 1e7, lat, lon) <= radius_m
+            ),
+            timeout_s=timeout_s,
+        )
+
+
+EARTH_RADIUS_M = 6_378_137.0  # WGS-84 equatorial: the scale ArduPilot and sim/ use for lat/lon
+
+
+def ground_distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Horizontal distance between two points in degrees (equirectangular: exact to well under
+    a metre over the few kilometres a check flies)."""
+    dn = math.radians(lat2 - lat1)
+    de = math.radians(lon2 - lon1) * math.cos(math.radians((lat1 + lat2) / 2))
+    return EARTH_RADIUS_M * math.hypot(dn, de)
+
+
+def offset(lat: float, lon: float, distance_m: float, bearing_deg: float) -> tuple[float, float]:
+    """The point distance_m from lat/lon (degrees) on bearing_deg (0 north, 90 east)."""
+    b = math.radians(bearing_deg)
+    dlat = math.degrees(distance_m * math.cos(b) / EARTH_RADIUS_M)
+    dlon = math.degrees(distance_m * math.sin(b) / (EARTH_RADIUS_M * math.cos(math.radians(lat))))
+    return lat + dlat, lon + dlon
 
 
 def _msg_id(name: str) -> int:

@@ -213,6 +213,19 @@ def mission_current(sim: Sim) -> MAVLinkMessage:
     return mavlink.MAVLink_mission_current_message(a.current, total, a.mission_state(), 0)
 
 
+def ekf_status_report(sim: Sim) -> MAVLinkMessage:
+    """ArduPilot's estimator summary: before warm-up only attitude is known (constant-position
+    mode); after it, absolute horizontal and vertical position too (what GUIDED needs)."""
+    f = mavlink
+    flags = f.EKF_ATTITUDE | f.EKF_VELOCITY_HORIZ | f.EKF_VELOCITY_VERT
+    if sim.vehicle.warm:
+        flags |= (f.EKF_POS_HORIZ_REL | f.EKF_POS_HORIZ_ABS | f.EKF_POS_VERT_ABS
+                  | f.EKF_PRED_POS_HORIZ_REL | f.EKF_PRED_POS_HORIZ_ABS)
+    else:
+        flags |= f.EKF_CONST_POS_MODE
+    return mavlink.MAVLink_ekf_status_report_message(flags, 0.1, 0.1, 0.1, 0.1, 0.0)
+
+
 def statustext(severity: int, text: str) -> MAVLinkMessage:
     return mavlink.MAVLink_statustext_message(severity, text.encode()[:50])
 
@@ -233,4 +246,5 @@ BUILDERS: dict[int, Builder] = {
     mavlink.MAVLINK_MSG_ID_AUTOPILOT_VERSION: autopilot_version,
     mavlink.MAVLINK_MSG_ID_FENCE_STATUS: fence_status,
     mavlink.MAVLINK_MSG_ID_MISSION_CURRENT: mission_current,
+    mavlink.MAVLINK_MSG_ID_EKF_STATUS_REPORT: ekf_status_report,
 }
