@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 from drivers.clock import VehicleClock
 from drivers.errors import VehicleLost, VehicleSilent, WaitTimeout
 from drivers.mavlink import DIALECT, TIME_BOOT_TYPES, mavlink, mavutil
+from drivers.signing import redact_secrets
 from drivers.stats import LinkStats
 from drivers.tlog import TlogWriter
 
@@ -55,7 +56,8 @@ class _TeeFile:
     def write(self, buf: bytes) -> None:
         self._conn.write(buf)
         if self._link.tlog is not None:
-            self._link.tlog.write(bytes(buf))
+            # a frame that carries a secret (SETUP_SIGNING's key) is recorded redacted
+            self._link.tlog.write(redact_secrets(bytes(buf)))
 
 
 class Link:
@@ -121,6 +123,11 @@ class Link:
     def send(self, msg: Message) -> None:
         with self._send_lock:
             self.mav.send(msg)
+
+    def send_raw(self, frame: bytes) -> None:
+        """Bytes exactly as given: a frame built elsewhere, a replay, a malformed one."""
+        with self._send_lock:
+            self.mav.file.write(frame)
 
     def send_heartbeat(self) -> None:
         self.last_heartbeat_t = self.clock.now()

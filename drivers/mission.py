@@ -55,6 +55,7 @@ class Item:
 class TransferStats:
     retries: int = 0
     duration_s: float = 0.0  # vehicle seconds
+    final_ack_lost: bool = False  # the vehicle answered our resent last item with an error
 
 
 def upload(
@@ -76,6 +77,7 @@ def upload(
         last_sent = count_msg
         link.send(count_msg)
         tries = 0
+        final, resent_final = None, False
         while True:
             got = _next(vehicle, sub, wanted, step_timeout_s, mission_type)
             if got is None:  # nothing asked for in time: say the last thing again
@@ -94,18 +96,24 @@ def upload(
                         f"{last_sent.get_type()} ({step_timeout_s:g} s vehicle time each)"
                     )
                 link.send(last_sent)
+                resent_final = last_sent is final
                 continue
             tries = 0
             if got.get_type() == "MISSION_ACK" and got.type == mavlink.MAV_MISSION_INVALID_SEQUENCE:
                 continue  # ArduPilot's answer to a duplicate item: not final, it asks again
             if got.get_type() == "MISSION_ACK":
-                if got.type != mavlink.MAV_MISSION_ACCEPTED:
-                    raise VehicleError(f"mission upload refused: MISSION_ACK {_ack_name(got.type)}")
                 stats.duration_s = link.clock.now() - start
-                return stats
+                if got.type == mavlink.MAV_MISSION_ACCEPTED:
+                    return stats
+                if resent_final:  # the final ACK was lost; ArduPilot answers the resend so
+                    stats.final_ack_lost = True  # the caller must confirm by downloading
+                    return stats
+                raise VehicleError(f"mission upload refused: MISSION_ACK {_ack_name(got.type)}")
             if not 0 <= got.seq < len(items):
                 raise VehicleError(f"vehicle asked for item {got.seq} of {len(items)}")
             last_sent = items[got.seq].encode(vehicle, got.seq, mission_type)
+            if got.seq == len(items) - 1:
+                final = last_sent
             link.send(last_sent)
 
 

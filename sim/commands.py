@@ -24,6 +24,7 @@ M = mavlink
 FORCE_ARM = 21196
 FORCE_REBOOT = 20190226
 DUPLICATE_WINDOW_S = 5.0  # vehicle seconds a retransmission is matched to its first answer
+SLOW_ACK_S = 0.8  # fault slow_command_ack: the ACK leaves this much vehicle time late
 
 
 @dataclass
@@ -55,6 +56,8 @@ def for_us(sim: Sim, target_system: int, target_component: int) -> bool:
 def on_command_long(sim: Sim, link: Link, msg: MAVLinkMessage) -> None:
     if not for_us(sim, msg.target_system, msg.target_component):
         return
+    if msg.confirmation > 0 and sim.faults.on("ignores_command_retries"):
+        return  # fault: a retransmission (its first copy or ACK was lost) goes unanswered
     p = (msg.param1, msg.param2, msg.param3, msg.param4, msg.param5, msg.param6, msg.param7)
     cmd = Cmd(link, (msg.get_srcSystem(), msg.get_srcComponent()), msg.command, p)
     key = (cmd.src, cmd.command)
@@ -80,7 +83,7 @@ def on_set_mode(sim: Sim, link: Link, msg: MAVLinkMessage) -> None:
         return
     result = M.MAV_RESULT_DENIED
     if msg.base_mode & M.MAV_MODE_FLAG_CUSTOM_MODE_ENABLED:
-        result, _ = sim.vehicle.set_mode(msg.custom_mode)
+        result = gcs_set_mode(sim, msg.custom_mode)
     # ArduPilot acks SET_MODE with a COMMAND_ACK whose command is the message id (11).
     cmd = Cmd(link, (msg.get_srcSystem(), msg.get_srcComponent()), M.MAVLINK_MSG_ID_SET_MODE, ())
     ack(sim, cmd, result)
@@ -90,9 +93,7 @@ def run(sim: Sim, cmd: Cmd) -> int:
     handler = HANDLERS.get(cmd.command)
     # Unused params may be NaN (MAVSDK sends that): each handler validates what it uses.
     result = M.MAV_RESULT_UNSUPPORTED if handler is None else handler(sim, cmd)
-    ack(sim, cmd, result)
-    if cmd.after_ack is not None and result == M.MAV_RESULT_ACCEPTED:
-        cmd.after_ack()
+    ack(sim, cmd, result, cmd.after_ack if result == M.MAV_RESULT_ACCEPTED else None)
     return result
 
 
@@ -100,8 +101,26 @@ def as_int(x: float, default: int = -1) -> int:
     return round(x) if math.isfinite(x) else default
 
 
-def ack(sim: Sim, cmd: Cmd, result: int) -> None:
-    sim.send(cmd.link, M.MAVLink_command_ack_message(cmd.command, result, 0, 0, *cmd.src))
+def ack(sim: Sim, cmd: Cmd, result: int, then: Callable[[], None] | None = None) -> None:
+    """Send the COMMAND_ACK, then run `then` (replies and reboots follow their ACK)."""
+    msg = M.MAVLink_command_ack_message(cmd.command, result, 0, 0, *cmd.src)
+
+    def send() -> None:
+        sim.send(cmd.link, msg)
+        if then is not None:
+            then()
+
+    if sim.faults.on("slow_command_ack"):
+        sim.later(SLOW_ACK_S, send)  # fault: the command has acted already; its ACK dawdles
+    else:
+        send()
+
+
+def gcs_set_mode(sim: Sim, mode: int) -> int:
+    """A mode change asked for by a ground station (failsafes switch modes without this)."""
+    if sim.failsafe.gcs_locked:
+        return M.MAV_RESULT_FAILED  # fault failsafe_locks_control: the GCS has lost control
+    return sim.vehicle.set_mode(mode)[0]
 
 
 @handles(M.MAV_CMD_COMPONENT_ARM_DISARM)
@@ -121,19 +140,19 @@ def _takeoff(sim: Sim, cmd: Cmd) -> int:
 
 @handles(M.MAV_CMD_NAV_LAND)
 def _land(sim: Sim, cmd: Cmd) -> int:
-    return sim.vehicle.set_mode(modes.LAND)[0]
+    return gcs_set_mode(sim, modes.LAND)
 
 
 @handles(M.MAV_CMD_NAV_RETURN_TO_LAUNCH)
 def _rtl(sim: Sim, cmd: Cmd) -> int:
-    return sim.vehicle.set_mode(modes.RTL)[0]
+    return gcs_set_mode(sim, modes.RTL)
 
 
 @handles(M.MAV_CMD_DO_SET_MODE)
 def _set_mode(sim: Sim, cmd: Cmd) -> int:
     if not as_int(cmd.p[0], 0) & M.MAV_MODE_FLAG_CUSTOM_MODE_ENABLED:
         return M.MAV_RESULT_DENIED  # only ArduPilot custom modes are meaningful here
-    return sim.vehicle.set_mode(as_int(cmd.p[1]))[0]
+    return gcs_set_mode(sim, as_int(cmd.p[1]))
 
 
 @handles(M.MAV_CMD_DO_CHANGE_SPEED)
@@ -150,6 +169,8 @@ def _set_interval(sim: Sim, cmd: Cmd) -> int:
         return M.MAV_RESULT_DENIED
     if msg_id not in BUILDERS or msg_id == M.MAVLINK_MSG_ID_AUTOPILOT_VERSION:
         return M.MAV_RESULT_FAILED
+    if sim.faults.on("message_interval_ignored"):
+        return M.MAV_RESULT_ACCEPTED  # fault: says yes, changes nothing
     streams = sim.streams[cmd.link.index]
     if us == 0:
         streams.set_default(msg_id, sim.clock.now)
@@ -230,7 +251,7 @@ def _reposition(sim: Sim, cmd: Cmd) -> int:
     if v.mode != modes.GUIDED:
         if not as_int(cmd.p[1], 0) & M.MAV_DO_REPOSITION_FLAGS_CHANGE_MODE or not v.armed:
             return M.MAV_RESULT_DENIED
-        if v.set_mode(modes.GUIDED)[0] != M.MAV_RESULT_ACCEPTED:
+        if gcs_set_mode(sim, modes.GUIDED) != M.MAV_RESULT_ACCEPTED:
             return M.MAV_RESULT_FAILED
     lat, lon = global_latlon(cmd)
     if not (math.isfinite(lat) and math.isfinite(lon)) or (lat == 0 and lon == 0):
@@ -253,7 +274,7 @@ def _mission_start(sim: Sim, cmd: Cmd) -> int:
         return M.MAV_RESULT_DENIED
     if v.mode != modes.AUTO:
         was_complete, sim.auto.complete = sim.auto.complete, True  # start over, not resume
-        if v.set_mode(modes.AUTO)[0] != M.MAV_RESULT_ACCEPTED:
+        if gcs_set_mode(sim, modes.AUTO) != M.MAV_RESULT_ACCEPTED:
             sim.auto.complete = was_complete
             return M.MAV_RESULT_FAILED
     sim.auto.start(as_int(cmd.p[0], 1))

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import os
+import random
 import selectors
 import sys
 import time
@@ -29,6 +32,8 @@ from sim.vehicle import SEV_INFO, Home, Vehicle
 
 M = mavlink
 CRASH_EXIT = 3
+SLOW_TIMESYNC_S = 0.4  # fault slow_timesync: the answer leaves this much vehicle time late
+DROP_SHARE = 0.05  # fault drops_frames: share of telemetry frames that never leave
 
 
 @dataclass
@@ -102,6 +107,11 @@ class Sim:
         self.addons = (self.signing, self.remote_id, self.radio)
         self._was_warm = False
         self._bugs_reported: set[tuple[str, str]] = set()
+        # (vehicle time, order, action): things that happen later in vehicle time (late answers
+        # of the slow_* faults); the counter keeps equal times in the order they were asked
+        self._later: list[tuple[float, int, Callable[[], None]]] = []
+        self._later_n = itertools.count()
+        self._drop_rng = random.Random(cfg.seed * 7 + 5)  # fault drops_frames: seeded draws
 
     # ---- links ----
     def open_links(self) -> None:
@@ -162,9 +172,27 @@ class Sim:
             os._exit(CRASH_EXIT)
 
     def on_timesync(self, link: Link, msg: MAVLinkMessage) -> None:
-        if msg.tc1 == 0:
-            ns = int(self.vehicle.time_boot * 1e9)
-            self.send(link, M.MAVLink_timesync_message(ns, msg.ts1))
+        if msg.tc1 != 0:
+            return
+        if self.faults.on("slow_timesync"):
+            ts1 = msg.ts1  # tc1 is the vehicle's time when the late answer leaves
+            self.later(SLOW_TIMESYNC_S, lambda: self.send(link, M.MAVLink_timesync_message(
+                int(self.vehicle.time_boot * 1e9), ts1)))
+            return
+        ns = int(self.vehicle.time_boot * 1e9)
+        self.send(link, M.MAVLink_timesync_message(ns, msg.ts1))
+
+    def later(self, delay_s: float, action: Callable[[], None]) -> None:
+        """Run `action` after `delay_s` of vehicle time (at the start of a physics step)."""
+        heapq.heappush(self._later, (self.clock.now + delay_s, next(self._later_n), action))
+
+    def _run_due(self) -> None:
+        while self._later and self._later[0][0] <= self.clock.now + 1e-9:
+            _, _, action = heapq.heappop(self._later)
+            try:
+                action()
+            except Exception:
+                self._report_bug("running a delayed action")
 
     def on_request_data_stream(self, link: Link, msg: MAVLinkMessage) -> None:
         if msg.target_system != self.sysid:
@@ -193,6 +221,7 @@ class Sim:
             link.mav.srcSystem = self.sysid
         self.streams = [self._new_streams(i) for i in range(len(self.links))]
         self.cmd_history.clear()
+        self._later.clear()  # answers still on their way die with the old boot
         self.failsafe.reset()
         self.mission_proto.upload = None  # a transfer does not survive a reboot
         self.auto.current, self.auto.started, self.auto.complete = 0, None, False
@@ -225,6 +254,7 @@ class Sim:
     def tick(self) -> None:
         """One physics step of vehicle time."""
         v = self.vehicle
+        self._run_due()
         if v.warm and not self._was_warm:
             self._was_warm = True
             if v.home is None:
@@ -246,6 +276,7 @@ class Sim:
     def _telemetry(self) -> None:
         now = self.clock.now
         built: dict[int, MAVLinkMessage | None] = {}
+        drops = self.faults.on("drops_frames")
         for link, streams in zip(self.links, self.streams, strict=True):
             for msg_id in streams.due_now(now):
                 if msg_id not in built:
@@ -256,7 +287,13 @@ class Sim:
                         self._report_bug(f"building message {msg_id}")
                         built[msg_id] = None
                 msg = built[msg_id]
-                if msg is not None:
+                if msg is None:
+                    continue
+                if drops and self._drop_rng.random() < DROP_SHARE:
+                    # fault drops_frames: the frame takes its sequence number and never leaves,
+                    # so a receiver sees a gap it cannot blame on the link
+                    link.mav.seq = (link.mav.seq + 1) % 256
+                else:
                     link.send(msg)
 
     # ---- the loop ----

@@ -40,6 +40,7 @@ class Failsafes:
 
     def reset(self) -> None:
         self.last_gcs = None
+        self.gcs_locked = False  # fault failsafe_locks_control: GCS mode changes refused
         self.batt_low_since: float | None = None
         self.gps_lost_since: float | None = None
         self.fence_breach = fence.BREACH_NONE
@@ -56,16 +57,19 @@ class Failsafes:
         self._gps()
         self._fence()
 
-    def _action(self, mode: int, why: str) -> None:
+    def _action(self, mode: int, why: str, say: bool = True) -> None:
         """Switch mode for a failsafe; falls back to LAND when the mode needs a position."""
         v = self.sim.vehicle
         # Already landing, or already doing it: keep going (no restart of the manoeuvre).
         if v.mode not in (modes.LAND, mode) and v.set_mode(mode)[0] != M.MAV_RESULT_ACCEPTED:
             v.set_mode(modes.LAND)
-        v.text(SEV_CRITICAL, f"Failsafe: {why}, {modes.name(v.mode)}")
+        if say:
+            v.text(SEV_CRITICAL, f"Failsafe: {why}, {modes.name(v.mode)}")
 
     def _gcs(self) -> None:
         sim, v = self.sim, self.sim.vehicle
+        if not v.armed:
+            self.gcs_locked = False  # the lock-out of failsafe_locks_control ends on the ground
         enable = sim.params.get_int("FS_GCS_ENABLE")
         active = "gcs" in v.failsafe
         if self.last_gcs is None or sim.faults.on("no_gcs_failsafe") or enable == 0:
@@ -76,21 +80,26 @@ class Failsafes:
         if sim.faults.on("gcs_failsafe_late"):
             timeout += LATE_S
         lost = sim.clock.now - self.last_gcs > timeout
+        silent = sim.faults.on("failsafe_silent")  # fault: acts, never says so
         if active and not lost:
             v.failsafe.discard("gcs")
-            v.text(SEV_INFO, "GCS Failsafe Cleared")
+            if not silent:
+                v.text(SEV_INFO, "GCS Failsafe Cleared")
         elif lost and not active and v.armed:
             v.failsafe.add("gcs")
             if v.landed:
                 v.disarm(why="GCS failsafe")
                 return
             if v.mode == modes.AUTO and enable == 2:
-                v.text(SEV_CRITICAL, "Failsafe: GCS lost, continuing AUTO")
+                if not silent:
+                    v.text(SEV_CRITICAL, "Failsafe: GCS lost, continuing AUTO")
                 return
             mode = GCS_ACTIONS.get(enable, modes.RTL)
             if sim.faults.on("gcs_failsafe_wrong_action"):
                 mode = modes.LAND  # the known-bad vehicle lands whatever was configured
-            self._action(mode, "GCS lost")
+            self._action(mode, "GCS lost", say=not silent)
+            # fault: the vehicle keeps the ground station locked out until it is disarmed
+            self.gcs_locked = sim.faults.on("failsafe_locks_control")
         elif active and not v.armed:
             v.failsafe.discard("gcs")
 

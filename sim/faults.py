@@ -21,11 +21,22 @@ FAULTS: dict[str, str] = {
     "accepts_replay": "signed frames are accepted whatever their timestamp (replays pass)",
     "accepts_bad_signature": "signatures are not compared (timestamp rules still apply)",
     "leaks_key": "after SETUP_SIGNING the key is sent in hex in a STATUSTEXT",
+    "signing_lockout": "pymavlink's flaw: a badly signed frame still moves its stream's timestamp",
+    "signing_streams_unbounded": "no limit on signing streams (a 17th new stream is accepted)",
+    "param_range_unchecked": "PARAM_SET stores any finite value, out of range or not (no clamp)",
     "remote_id_silent": "no Remote ID at all (no ODID heartbeat or messages); arming still allowed",
     "remote_id_stale": "ODID LOCATION repeats the first fix forever (position and timestamp stale)",
     "remote_id_wrong_position": "ODID LOCATION is offset ~500 m north-east of the true position",
     "radio_status_missing": "the radio sends no RADIO_STATUS at all (its loss model still acts)",
     "radio_status_frozen": "RADIO_STATUS repeats its first report (counters stop, rssi fixed)",
+    "message_interval_ignored": "SET_MESSAGE_INTERVAL is ACKed ACCEPTED but no rate changes",
+    "drops_frames": "~5 % of telemetry frames are skipped after taking a sequence number",
+    "slow_timesync": "TIMESYNC is answered 0.4 s of vehicle time late",
+    "slow_command_ack": "COMMAND_ACK is sent 0.8 s of vehicle time late (the command acts at once)",
+    "ignores_command_retries": "COMMAND_LONG with confirmation > 0 is ignored (no ACK, no action)",
+    "mission_ack_not_repeated": "a resent last item after a completed upload gets no MISSION_ACK",
+    "failsafe_silent": "the GCS failsafe acts but sends no STATUSTEXT (nor 'Cleared')",
+    "failsafe_locks_control": "after a GCS failsafe, GCS mode changes are FAILED until disarmed",
 }
 
 

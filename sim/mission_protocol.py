@@ -119,7 +119,7 @@ class MissionProtocol:
             last_seq = done[2] - 1
             if (link, _peer(msg), getattr(msg, "mission_type", 0), msg.seq) == (
                 done[0], done[1], done[3], last_seq
-            ):
+            ) and not self.sim.faults.on("mission_ack_not_repeated"):  # fault: the old way
                 self._ack(link, done[1], done[4], done[3])
             return
         if up is None or not self._for_us(msg) or (link, _peer(msg)) != (up.link, up.peer):

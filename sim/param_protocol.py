@@ -5,6 +5,7 @@ Follows ArduPilot: unknown names get no answer; values travel float-cast.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from typing import TYPE_CHECKING
 
@@ -62,7 +63,9 @@ class ParamProtocol:
         name = _name(msg.param_id)
         if name not in DEFS:
             return  # ArduPilot stays silent on unknown names
-        if not self.sim.faults.on("param_writes_ignored"):
+        if self.sim.faults.on("param_range_unchecked") and math.isfinite(msg.param_value):
+            self.sim.params.values[name] = float(msg.param_value)  # known-bad: no range check
+        elif not self.sim.faults.on("param_writes_ignored"):
             # A rejected value (NaN, out of range) leaves the old one; the echo shows it.
             self.sim.params.set(name, msg.param_value)
         # ArduPilot sends the new value on every link, so all GCSs stay in step.

@@ -137,7 +137,8 @@ class Signing:
         ts = int.from_bytes(msgbuf[-12:-6], "little")
         prev = st.stream_timestamps.get(stream)
         clock = st.timestamp
-        if prev is None and len(st.stream_timestamps) >= MAX_STREAMS:
+        full = len(st.stream_timestamps) >= MAX_STREAMS
+        if prev is None and full and not self.sim.faults.on("signing_streams_unbounded"):
             self.refused_streams += 1
             return False
         faults = self.sim.faults
@@ -158,6 +159,8 @@ class Signing:
             return True
         # The flaw avoided: pymavlink has already stored `ts` for this stream; undo that so a
         # forged frame cannot move a genuine stream's timestamp (or the clock) forward.
+        if faults.on("signing_lockout"):
+            return False  # the known-bad vehicle keeps pymavlink's flaw
         if prev is None:
             st.stream_timestamps.pop(stream, None)
         else:

@@ -31,6 +31,16 @@ EXPECTED = {
         {"test_failsafe_takes_the_configured_action_and_says_so"},
         "the vehicle went to LAND, the profile expects RTL",
     ),
+    "failsafe_silent": (
+        "suites/failsafe",
+        {"test_failsafe_takes_the_configured_action_and_says_so"},
+        "no STATUSTEXT announced the failsafe",
+    ),
+    "failsafe_locks_control": (
+        "suites/failsafe",
+        {"test_control_returns_with_the_link"},
+        "DO_SET_MODE answered FAILED",
+    ),
 }
 
 

@@ -1,0 +1,196 @@
+"""The vehicle as the fuzzer sees it: a connection of the fuzzer's own to channel 0, the
+vehicle's state when fuzzing began, and one verdict per batch of frames.
+
+A batch is sent as one write, then padded with zero bytes (a truncated frame is completed and
+dropped there, so no batch leaks into the next); a barrier read proves the vehicle handled it.
+Then the vehicle must still be there and heartbeating, hold its mode, arming and position, keep
+the probe parameter (the malformed frames would have moved it), hold every ranged parameter a
+PARAM_SET touched inside its range (rejected or clamped), and report finite attitude.
+
+A vehicle that dies is restarted (the driver's `restart` capability) so that hypothesis can
+shrink the failure to a minimal batch; restarts and vehicle seconds are the budget's.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from drivers.attacks import Peer
+from drivers.errors import VehicleError, WaitTimeout
+from drivers.link import Link
+from drivers.mavlink import COPTER_MODES
+from drivers.vehicle import ARMED, MODE_NAMES, Vehicle, ground_distance_m
+from suites.security.probes import Probe, next_heartbeat, read_param
+from suites.security.strategies import Case, Target
+
+PAD = bytes(300)  # longer than any MAVLink 2 frame: completes whatever was cut short
+
+
+@dataclass
+class Baseline:
+    mode: int
+    armed: bool
+    position: Any  # GLOBAL_POSITION_INT
+
+
+class FuzzTarget:
+    READY_S = 30.0  # vehicle seconds for a (re)started vehicle's first position fix
+
+    def __init__(
+        self,
+        driver: Any,
+        profile: Any,
+        settings: dict[str, Any],
+        tlog_stem: Path,
+    ) -> None:
+        self.driver, self.profile, self.settings = driver, profile, settings
+        self.fuzz = settings["fuzz"]
+        self.ranges: dict[str, tuple[float, float]] = {
+            k: (float(v[0]), float(v[1])) for k, v in settings["param_ranges"].items()
+        }
+        self.tlog_stem = tlog_stem
+        self.restarts = self.examples = 0
+        self.spent_s = 0.0  # vehicle seconds of connections already closed
+        self.worst_gap_s = 0.0
+        self.link: Link | None = None
+        self.vehicle: Vehicle | None = None
+        self.probe: Probe | None = None
+        self.peer: Peer | None = None
+        self.base: Baseline | None = None
+        self._connections = 0
+        self.tlogs: list[Path] = []  # one per connection (a restart makes a new one)
+        self.target = self._connect()
+
+    # -- connection ------------------------------------------------------------------------
+    def _connect(self) -> Target:
+        self._connections += 1
+        gcs = self.profile.link["gcs"]
+        tlog = self.tlog_stem.with_name(f"{self.tlog_stem.name}-fuzz{self._connections}.tlog")
+        self.tlogs.append(tlog)
+        self.link = Link(
+            self.driver.ensure_running(),
+            vehicle_sysid=self.driver.sysid,
+            gcs_sysid=gcs["sysid"],
+            gcs_compid=gcs["compid"],
+            silence_s=self.profile.link["silence_s"],
+            tlog=tlog,
+            liveness=self.driver.liveness,
+        )
+        v = self.vehicle = Vehicle(self.link, sysid=self.driver.sysid)
+        v.connect()
+        fix = self.link.wait(
+            "a position fix (GLOBAL_POSITION_INT with a latitude)",
+            ["GLOBAL_POSITION_INT"],
+            lambda m: m.get_srcSystem() == v.sysid and m.lat != 0,
+            timeout_s=self.READY_S,
+            include_latest=True,
+        )
+        self.probe = Probe(v, self.settings)
+        for name in self.ranges:  # journaled, so close() puts back what clamping changed
+            v.set_param(name, v.get_param(name))
+        self.peer = Peer.lend(self.link, 0, None, v.sysid)
+        hb = v.latest("HEARTBEAT")
+        self.base = Baseline(hb.custom_mode, bool(hb.base_mode & ARMED), fix.msg)
+        mode_name = self.settings["probe"]["mode"]
+        other = COPTER_MODES[mode_name if MODE_NAMES.get(hb.custom_mode) != mode_name else "LOITER"]
+        return Target(
+            v.sysid,
+            v.compid,
+            self.probe.name,
+            self.probe.base + 7 * self.probe.step,
+            other,
+            self.ranges,
+        )
+
+    def _alive(self) -> bool:
+        return bool(
+            self.link is not None
+            and not self.link.closed_reason
+            and not self.link.went_silent
+            and self.driver.liveness() is None
+        )
+
+    def _reconnect(self) -> None:
+        self._close_link()
+        self.driver.restart()
+        self.restarts += 1
+        self._connect()
+
+    def _close_link(self) -> None:
+        if self.link is not None:
+            self.spent_s += self.link.clock.now()
+            self.link.close()
+            self.link = None
+
+    @property
+    def vehicle_s(self) -> float:
+        return self.spent_s + (self.link.clock.now() if self.link else 0.0)
+
+    # -- one batch -------------------------------------------------------------------------
+    def run(self, batch: list[Case]) -> str | None:
+        """Send one batch; None if the vehicle came through it, else what went wrong."""
+        if not self._alive():
+            self._reconnect()
+        assert self.link and self.vehicle and self.probe and self.peer and self.base
+        self.examples += 1
+        self.link.send_raw(b"".join(c.frame for c in batch) + PAD)
+        try:
+            self.peer.barrier(timeout_s=3.0)
+            return self._judge(batch)
+        except VehicleError as exc:
+            why = self.driver.liveness() or str(exc)
+            return f"the vehicle stopped answering after the batch: {why}"
+
+    def _judge(self, batch: list[Case]) -> str | None:
+        assert self.link and self.vehicle and self.probe and self.base
+        v, link, base = self.vehicle, self.link, self.base
+        problems = []
+        before = link.latest("HEARTBEAT")
+        bound = self.fuzz["max_gap_s"]
+        try:  # the next beat shows the mode and arming the batch left, and that it beats
+            left = bound - (link.clock.now() - before.t) if before else bound
+            hb = next_heartbeat(v, max(0.05, left))
+        except WaitTimeout:
+            return f"no HEARTBEAT within {bound:g} s of the previous one"
+        if before is not None:
+            self.worst_gap_s = max(self.worst_gap_s, link.clock.now() - before.t)
+        if hb.custom_mode != base.mode:
+            problems.append(f"mode changed to {MODE_NAMES.get(hb.custom_mode, hb.custom_mode)}")
+        if bool(hb.base_mode & ARMED) != base.armed:
+            problems.append(f"armed became {not base.armed}")
+        pos = v.latest("GLOBAL_POSITION_INT")
+        tol = self.fuzz["position_tolerance_m"]
+        if pos is not None:
+            b = base.position
+            moved = ground_distance_m(pos.lat / 1e7, pos.lon / 1e7, b.lat / 1e7, b.lon / 1e7)
+            climbed = abs(pos.relative_alt - base.position.relative_alt) / 1000
+            if moved > tol or climbed > tol:
+                problems.append(f"moved {moved:.1f} m, climbed {climbed:.1f} m (bound {tol:g} m)")
+        att = v.latest("ATTITUDE")
+        if att is not None and not all(map(math.isfinite, (att.roll, att.pitch, att.yaw))):
+            problems.append(f"attitude not finite: {att.roll}, {att.pitch}, {att.yaw}")
+        value = self.probe.read()
+        if value != self.probe.base:
+            problems.append(f"{self.probe.name} changed to {value:g} (a malformed frame was taken)")
+        for name in sorted({n for c in batch for n in self.ranges if f"PARAM_SET {n}=" in c.what}):
+            lo, hi = self.ranges[name]
+            got = read_param(v, name)
+            if not (math.isfinite(got) and lo <= got <= hi):
+                problems.append(f"{name} = {got:g}, outside its range {lo:g}..{hi:g}")
+        return "; ".join(problems) or None
+
+    # -- the end ---------------------------------------------------------------------------
+    def close(self) -> list[str]:
+        """Put back what the fuzzing changed; return what could not be."""
+        problems: list[str] = []
+        if self._alive() and self.vehicle is not None:
+            problems = self.vehicle.restore_params()
+            if self.vehicle.armed:
+                problems.append("the vehicle was left armed")
+        self._close_link()
+        if problems:
+            self.driver.restart()
+        return problems

@@ -1,0 +1,53 @@
+"""What a failing check leaves in the run folder: file names from node ids, paths as reports
+show them, and fuzz reproducers (attached to the Allure report too)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import allure
+
+from drivers.frames import Reproducer
+from suites.security.fuzz_target import PAD
+from suites.security.strategies import Case
+
+
+@dataclass
+class Failure:
+    batch: list[Case]
+    problem: str
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return (sum(len(c.frame) for c in self.batch), len(self.batch))
+
+
+def relative(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def safe_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text)
+
+
+def save_reproducer(failure: Failure, fuzz: dict[str, Any], nodeid: str, run_dir: Path) -> Path:
+    rep = Reproducer(
+        problem=failure.problem,
+        frames_hex=[c.frame.hex() for c in failure.batch],
+        descriptions=[f"{c.family}: {c.what}" for c in failure.batch],
+        seed=fuzz["seed"],
+        channel=0,
+        check=nodeid,
+        pad_zeros=len(PAD),
+    )
+    path = rep.save(run_dir / "reproducers" / f"{safe_name(nodeid)}.json")
+    allure.attach(
+        rep.to_json(), name="fuzz reproducer", attachment_type=allure.attachment_type.JSON
+    )
+    return path

@@ -1,0 +1,143 @@
+"""Malformed frames and semantic fuzzing (PGFuzz, RVFuzzer; mavlink.io "Serialization"): a vehicle
+drops frames with a bad CRC, a wrong length, truncation or unknown incompat flags without any
+change of state; refuses NaN, infinity and invalid enum values; rejects or clamps an
+out-of-range PARAM_SET; and keeps running, heartbeating and holding its state through all of it.
+
+The fuzz check draws batches of hostile frames with hypothesis (suites/security/strategies.py)
+within the profile's budget (examples, vehicle seconds, restarts). A failure is shrunk to a
+minimal batch and saved in the run folder as a replayable reproducer (frames in hex + seed),
+attached to the report: `python -m drivers.frames replay FILE tcp:127.0.0.1:PORT`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import HealthCheck, Phase, given, seed
+from hypothesis import settings as hypothesis_settings
+from hypothesis.errors import Flaky
+
+from drivers import frames
+from drivers.attacks import Peer
+from drivers.frames import FrameBuilder
+from suites.security.fuzz_target import PAD, FuzzTarget
+from suites.security.probes import attempt, read_param
+from suites.security.records import Failure, relative, safe_name, save_reproducer
+from suites.security.strategies import Case, batches
+
+
+class BudgetSpent(BaseException):
+    """Raised inside the property to stop hypothesis (a BaseException passes through it)."""
+
+
+@pytest.mark.requirement("ROB-MALFORMED", "ROB-CMD-NONFINITE", "ROB-PARAM-RANGE", "GB42590-4.11")
+def test_fuzzed_frames_change_nothing(request, vehicle_driver, profile, settings, run_dir, measure):
+    # given the vehicle at rest, and the fuzzer's budget from the profile
+    fuzz = settings["fuzz"]
+    stem = run_dir / "tlogs" / safe_name(request.node.nodeid)
+    target = FuzzTarget(vehicle_driver, profile, settings, stem)
+    failures: list[Failure] = []
+
+    @hypothesis_settings(
+        max_examples=fuzz["examples"],
+        deadline=None,
+        database=None,  # the reproducer file is the record; no .hypothesis folder
+        phases=(Phase.explicit, Phase.generate, Phase.shrink),
+        suppress_health_check=list(HealthCheck),
+        report_multiple_bugs=False,
+        print_blob=False,
+    )
+    @seed(fuzz["seed"])
+    @given(batch=batches(target.target, fuzz["frames_per_example"]))
+    def survives(batch: list[Case]) -> None:
+        if target.vehicle_s > fuzz["max_vehicle_s"] or target.restarts > fuzz["max_restarts"]:
+            raise BudgetSpent
+        problem = target.run(batch)
+        if problem is not None:
+            failures.append(Failure(batch, problem))
+            raise AssertionError(problem)
+
+    # when hypothesis sends batches of malformed, hostile and garbage frames (shrinking any
+    # failure to a minimal batch)
+    stopped = "all examples"
+    try:
+        survives()
+    except BudgetSpent:
+        stopped = "the budget"
+    except (AssertionError, Flaky):
+        stopped = "a failure"
+    finally:
+        leftovers = target.close()
+        for tlog in target.tlogs:  # the run's record of what was sent (the link fixture's way)
+            request.node.user_properties.append(("tlog", relative(tlog)))
+    measure.record_value("batches sent", target.examples, "")
+    measure.record_value("vehicle seconds used", target.vehicle_s, "s")
+    measure.record_value("vehicle restarts (shrinking)", target.restarts, "")
+    measure.record_value("largest heartbeat gap while fuzzed", target.worst_gap_s, "s")
+    # then the vehicle came through every batch: heartbeating, same mode, arming and place,
+    # the probe parameter untouched, ranged parameters inside their range
+    if failures:
+        smallest = min(failures, key=lambda f: f.size)
+        path = save_reproducer(smallest, fuzz, request.node.nodeid, run_dir)
+        measure.at_most("batches the vehicle did not come through", len(failures), "", 0)
+        cases = "; ".join(f"{c.family}: {c.what} [{c.frame.hex()}]" for c in smallest.batch)
+        pytest.fail(
+            f"the vehicle did not come through {cases}: {smallest.problem} (the smallest of "
+            f"{len(failures)} failing batches, stopped by {stopped}; reproducer: {path})",
+            pytrace=False,
+        )
+    assert not leftovers, "isolation: " + "; ".join(leftovers)
+
+
+MALFORMED = {
+    "bad_crc": lambda f: frames.bad_crc(f, 3),
+    "bit_flip_in_payload": lambda f: frames.flip_bit(f, 8 * (frames.HEADER_LEN + 1) + 2),
+    "truncated": lambda f: frames.truncate(f, len(f) - 3),
+    "wrong_length": lambda f: frames.with_length(f, frames.payload_len(f) + 5),
+    "unknown_incompat_flag": lambda f: frames.with_incompat(f, 0x04),
+    "other_message_id": lambda f: frames.with_msg_id(f, frames.msg_id(f) ^ 1),
+}
+
+
+@pytest.mark.requirement("ROB-MALFORMED", "GB42590-4.11")
+@pytest.mark.parametrize("kind", sorted(MALFORMED))
+def test_malformed_frame_is_dropped(kind, vehicle, probe, profile, measure):
+    # given a vehicle at rest, and a DO_SET_MODE and a PARAM_SET it would obey
+    gcs = profile.link["gcs"]
+    sender = FrameBuilder(gcs["sysid"], gcs["compid"])
+    mode_before = vehicle.mode
+    good = [
+        sender.frame(probe.param_set(probe.value())),
+        sender.frame(probe.mode_command(mode_before)),
+    ]
+    # when both arrive broken in one way (then padding, as a line would carry more bytes)
+    peer = Peer.lend(vehicle.link, 0, None, vehicle.sysid)
+    got = attempt(peer, vehicle, probe, *[MALFORMED[kind](f) for f in good], PAD)
+    # then neither takes effect, and the vehicle is still there
+    effects = got.effects(probe, mode_before)
+    m = measure.at_most(f"{kind} frames that took effect", len(effects), "", 0)
+    assert m.ok, f"{kind}: {'; '.join(effects)}"
+
+
+@pytest.mark.requirement("ROB-PARAM-RANGE")
+def test_out_of_range_param_set_is_rejected_or_clamped(vehicle, settings, measure):
+    # given parameters with documented ranges (the profile's param_ranges)
+    wrong: list[str] = []
+    for name, (lo, hi) in settings["param_ranges"].items():
+        kept: list[str] = []
+        before = vehicle.get_param(name)
+        # when each is set below, above and outside any number (NaN, infinities)
+        for value in (lo - 1, hi + 1, -abs(hi) * 10 - 1, math.nan, math.inf, -math.inf):
+            echoed = vehicle.set_param(name, value)
+            now = read_param(vehicle, name)
+            # then the echo and a fresh read stay inside the range (unchanged or clamped)
+            bad = [g for g in (echoed, now) if not (math.isfinite(g) and lo <= g <= hi)]
+            if bad:
+                kept.append(f"set {value:g} -> {bad[-1]:g}")
+        if kept:
+            wrong.append(f"{name} (range {lo:g}..{hi:g}): {', '.join(kept)}")
+        if read_param(vehicle, name) != before:
+            vehicle.set_param(name, before)
+    m = measure.at_most("parameters that kept an out-of-range value", len(wrong), "", 0)
+    assert m.ok, "; ".join(wrong)
