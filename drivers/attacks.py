@@ -225,6 +225,14 @@ class Flooder:
         except OSError as exc:
             self.error = f"flood connection failed: {exc}"
 
+    def burst(self, frames: Sequence[bytes]) -> None:
+        """Frames written at once, as fast as the socket takes them (from the caller's thread;
+        use it once the paced flood is over or between its writes)."""
+        data = b"".join(frames)
+        self.sock.sendall(data)
+        self.sent += len(frames)
+        self.bytes += len(data)
+
     def _drain(self) -> None:
         """Read and drop what the vehicle sends us, so its output buffer never fills."""
         while select.select([self.sock], [], [], 0)[0]:

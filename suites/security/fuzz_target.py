@@ -66,6 +66,13 @@ class FuzzTarget:
 
     # -- connection ------------------------------------------------------------------------
     def _connect(self) -> Target:
+        try:
+            return self._open()
+        except BaseException:
+            self._close_link()  # never leave a connection behind (SITL's SERIAL0 takes one)
+            raise
+
+    def _open(self) -> Target:
         self._connections += 1
         gcs = self.profile.link["gcs"]
         tlog = self.tlog_stem.with_name(f"{self.tlog_stem.name}-fuzz{self._connections}.tlog")

@@ -13,10 +13,12 @@ import pytest
 
 from drivers import frames
 from drivers.attacks import Flooder
+from drivers.errors import WaitTimeout
 from drivers.frames import FrameBuilder
 from drivers.link_quality import command_round_trips
 from drivers.mavlink import mavlink
 from suites.failsafe.test_gcs_loss import cut_uplink, fly, wait_landed
+from suites.security.probes import read_param
 
 M = mavlink
 FLOODER = (200, 191)  # not a ground station: its heartbeats must not count as the GCS's
@@ -118,6 +120,38 @@ def test_commands_are_acknowledged_under_a_flood(
     m = measure.at_most(f"commands not acknowledged within {bound:g} s", len(late), "", 0)
     assert f.error is None, f.error
     assert m.ok, f"{m} (of {len(probes)}, while {f.sent} frames flooded)"
+
+
+@pytest.mark.requirement("ROB-FLOOD", "MAV-PARAM", "MAV-COMMAND", "GB42590-4.11")
+def test_vehicle_answers_again_after_a_flood(vehicle, vehicle_driver, settings, profile, measure):
+    # given a flood of valid and garbage frames on another channel, ending in a burst of
+    # parameter requests, whose sender then leaves (its answers wait for a channel no one reads)
+    flood = settings["flood"]
+    link = vehicle.link
+    request = M.MAVLink_param_request_read_message(vehicle.sysid, vehicle.compid, b"", 0)
+    with flooder(vehicle, vehicle_driver, settings, profile) as f:
+        f.start(link.clock, flood["duration_s"])
+        f.wait()
+        f.burst([FrameBuilder(*FLOODER).frame(request)] * flood["request_burst"])
+        f.close()
+    # when the harness reads a parameter and sends a command, retrying for recover_s
+    end = link.clock.now()
+    deadline = end + flood["recover_s"]
+    answered = None
+    while answered is None and link.clock.now() < deadline:
+        try:
+            read_param(vehicle, settings["probe"]["param"], timeout_s=0.5, tries=1)
+            answered = link.clock.now()
+        except WaitTimeout:
+            continue
+    probes = command_round_trips(vehicle, 1, interval_s=0.0, ack_timeout_s=0.5, within_s=2.0)
+    # then both services answer again within the bound
+    took = (answered if answered is not None else float("inf")) - end
+    m = measure.at_most("time until a parameter read is answered after the flood", took, "s",
+                        flood["recover_s"])  # fmt: skip
+    measure.record_value("frames flooded", f.sent, "")
+    assert m.ok, f"{m}: the parameter service stayed silent after {f.sent} flooded frames"
+    assert probes[0].rtt_s is not None, "a command was not acknowledged after the flood"
 
 
 @pytest.mark.requirement("ROB-FLOOD", "AP-FS-GCS", "GB42590-4.3")

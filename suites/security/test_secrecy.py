@@ -26,7 +26,9 @@ def scan(folder: Path, key: SigningKey) -> tuple[int, list[str]]:
             continue  # removed meanwhile (another worker's temporary file)
         read += 1
         if forms := key.found_in(data):
-            found.append(f"{path.relative_to(folder)} ({', '.join(forms)})")
+            rel = path.relative_to(folder)
+            whose = ", the vehicle's own file" if rel.parts[0] == "vehicles" else ""
+            found.append(f"{rel} ({', '.join(forms)}{whose})")
     return read, found
 
 
