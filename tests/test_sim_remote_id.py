@@ -7,23 +7,19 @@ from __future__ import annotations
 
 import math
 import os
-import re
-import select
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("MAVLINK20", "1")
 from pymavlink import mavutil
 
+from tests.sim_process import WALL_LIMIT_S, launch, stop
+
 M = mavutil.mavlink
-REPO = Path(__file__).resolve().parents[1]
-WALL_LIMIT_S = 10.0
 ODID = M.MAV_COMP_ID_ODID_TXRX_1
 STABILIZE, GUIDED = 0, 4
 STATIC = ("OPEN_DRONE_ID_BASIC_ID", "OPEN_DRONE_ID_SYSTEM", "OPEN_DRONE_ID_OPERATOR_ID",
@@ -91,30 +87,13 @@ class Rid:
         return (self.unix_s % 3600 - loc.timestamp + 1800) % 3600 - 1800
 
 
-def _read_ready(proc: subprocess.Popen[bytes]) -> str:
-    assert proc.stdout is not None
-    buf, deadline = b"", time.monotonic() + WALL_LIMIT_S
-    while b"ready" not in buf and time.monotonic() < deadline and proc.poll() is None:
-        if select.select([proc.stdout], [], [], 0.2)[0]:
-            buf += os.read(proc.stdout.fileno(), 4096)
-    return buf.decode()
-
-
 @pytest.fixture
 def sim() -> Iterator[Callable[..., Rid]]:
     started: list[Rid] = []
 
     def start(*args: str, speedup: float = 50) -> Rid:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "sim", "--listen", "tcp:127.0.0.1:0", "--speedup",
-             str(speedup), *args], cwd=REPO, stdout=subprocess.PIPE)
-        out = _read_ready(proc)
-        found = re.search(r"link 0 listening on tcp:127\.0\.0\.1:(\d+)", out)
-        if not found:
-            proc.kill()
-            proc.wait()
-            raise AssertionError(f"sim did not start: {out!r}")
-        conn = mavutil.mavlink_connection(f"tcp:127.0.0.1:{found.group(1)}", source_system=255,
+        proc, (port,) = launch(*args, speedup=speedup)
+        conn = mavutil.mavlink_connection(f"tcp:127.0.0.1:{port}", source_system=255,
                                           source_component=190, dialect="ardupilotmega")
         r = Rid(proc, conn)
         started.append(r)
@@ -123,15 +102,7 @@ def sim() -> Iterator[Callable[..., Rid]]:
     yield start
     for r in started:
         r.conn.close()
-        if r.proc.poll() is None:
-            r.proc.terminate()
-            try:
-                r.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                r.proc.kill()
-                r.proc.wait(5)
-        if r.proc.stdout is not None:
-            r.proc.stdout.close()
+        stop(r.proc)
 
 
 def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:

@@ -9,24 +9,20 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
-import select
 import stat
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("MAVLINK20", "1")
 from pymavlink import mavutil
 
+from tests.sim_process import WALL_LIMIT_S, launch, stop
+
 M = mavutil.mavlink
-REPO = Path(__file__).resolve().parents[1]
-WALL_LIMIT_S = 10.0
 KEY = hashlib.sha256(b"skyproof signing test key").digest()
 OTHER_KEY = hashlib.sha256(b"not the vehicle's key").digest()
 CLIENT_LINK_ID = 7
@@ -134,45 +130,22 @@ class SimProc:
         return g
 
 
-def _read_ready(proc: subprocess.Popen[bytes]) -> str:
-    assert proc.stdout is not None
-    buf, deadline = b"", time.monotonic() + WALL_LIMIT_S
-    while b"ready" not in buf and time.monotonic() < deadline and proc.poll() is None:
-        if select.select([proc.stdout], [], [], 0.2)[0]:
-            buf += os.read(proc.stdout.fileno(), 4096)
-    return buf.decode()
-
-
 @pytest.fixture
 def sim() -> Iterator[Callable[..., SimProc]]:
     started: list[SimProc] = []
 
     def start(*args: str, speedup: float = 50) -> SimProc:
         # Two links: channel 0 (trusted, like ArduPilot's USB) and channel 1 (must sign).
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "sim", "--listen", "tcp:127.0.0.1:0", "--listen",
-             "tcp:127.0.0.1:0", "--speedup", str(speedup), *args],
-            cwd=REPO, stdout=subprocess.PIPE)
-        out = _read_ready(proc)
-        ports = [int(p) for p in re.findall(r"listening on tcp:127\.0\.0\.1:(\d+)", out)]
+        proc, ports = launch(*args, speedup=speedup, listens=2)
         s = SimProc(proc, ports)
         started.append(s)
-        assert len(ports) == 2, f"sim did not start: {out!r}"
         return s
 
     yield start
     for s in started:
         for g in s.gcs_list:
             g.conn.close()
-        if s.proc.poll() is None:
-            s.proc.terminate()
-            try:
-                s.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                s.proc.kill()
-                s.proc.wait(5)
-        if s.proc.stdout is not None:
-            s.proc.stdout.close()
+        stop(s.proc)
 
 
 def keyed(sim: Callable[..., SimProc], *args: str, speedup: float = 50) -> tuple[SimProc, Gcs]:

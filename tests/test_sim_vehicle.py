@@ -7,23 +7,19 @@ from __future__ import annotations
 
 import math
 import os
-import re
-import select
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("MAVLINK20", "1")
 from pymavlink import mavutil
 
+from tests.sim_process import WALL_LIMIT_S, launch, stop
+
 M = mavutil.mavlink
-REPO = Path(__file__).resolve().parents[1]
-WALL_LIMIT_S = 10.0  # upper bound on one wait; at speedup 50 the vehicle needs far less
 GUIDED, LOITER, RTL, LAND, AUTO, STABILIZE = 4, 5, 6, 9, 3, 0
 
 
@@ -84,30 +80,12 @@ class SimUnderTest:
         self.conn.mav.heartbeat_send(M.MAV_TYPE_GCS, M.MAV_AUTOPILOT_INVALID, 0, 0, 0)
 
 
-def _read_ready(proc: subprocess.Popen[bytes]) -> str:
-    assert proc.stdout is not None
-    buf, deadline = b"", time.monotonic() + WALL_LIMIT_S
-    while b"ready" not in buf and time.monotonic() < deadline and proc.poll() is None:
-        if select.select([proc.stdout], [], [], 0.2)[0]:
-            buf += os.read(proc.stdout.fileno(), 4096)
-    return buf.decode()
-
-
 @pytest.fixture
 def sim() -> Iterator[Callable[..., SimUnderTest]]:
     started: list[SimUnderTest] = []
 
     def start(*args: str, speedup: float = 50) -> SimUnderTest:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "sim", "--listen", "tcp:127.0.0.1:0", "--speedup",
-             str(speedup), *args], cwd=REPO, stdout=subprocess.PIPE)  # stderr shown on failure
-        out = _read_ready(proc)
-        found = re.search(r"link 0 listening on tcp:127\.0\.0\.1:(\d+)", out)
-        if not found:
-            proc.kill()
-            proc.wait()
-            raise AssertionError(f"sim did not start: {out!r}")
-        port = int(found.group(1))
+        proc, (port,) = launch(*args, speedup=speedup)
         conn = mavutil.mavlink_connection(f"tcp:127.0.0.1:{port}", source_system=255,
                                           source_component=190, dialect="ardupilotmega")
         s = SimUnderTest(proc, port, conn)
@@ -117,15 +95,7 @@ def sim() -> Iterator[Callable[..., SimUnderTest]]:
     yield start
     for s in started:
         s.conn.close()
-        if s.proc.poll() is None:
-            s.proc.terminate()
-            try:
-                s.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                s.proc.kill()
-                s.proc.wait(5)
-        if s.proc.stdout is not None:
-            s.proc.stdout.close()
+        stop(s.proc)
 
 
 # ---------------------------------------------------------------- basics
