@@ -343,7 +343,10 @@ def vehicle(request: pytest.FixtureRequest, link: Link, vehicle_driver: Any) -> 
         request.getfixturevalue("proxy").clear()  # put things back over a clean link
     call = request.node.stash.get(_REPORTS, {}).get("call")
     problems = v.restore_params()
-    if v.armed:
+    if (problems or not v.answers_parameters()) and "restart" in vehicle_driver.capabilities:
+        # a vehicle whose parameter service stopped answering is not handed to the next check
+        vehicle_driver.restart()
+    elif v.armed:
         _make_safe(v, vehicle_driver)  # never hand an armed vehicle to the next check
         if call is not None and call.passed:
             problems.append(f"the check left the vehicle armed (mode {v.mode})")

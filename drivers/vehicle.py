@@ -149,6 +149,21 @@ class Vehicle:
         )
         return params.decode(msg.param_value, msg.param_type, self.bytewise_params)
 
+    def answers_parameters(self, timeout_s: float = 1.0, retries: int = 2) -> bool:
+        """Whether the parameter service still answers (a read by index 0): a cheap health
+        probe after checks that stress the vehicle."""
+        ask = self.link.mav.param_request_read_encode(self.sysid, self.compid, b"", 0)
+        for _ in range(retries):
+            try:
+                self.link.request(
+                    ask, "PARAM_VALUE index 0", ["PARAM_VALUE"],
+                    lambda m: self._from_vehicle(m) and m.param_index == 0, timeout_s=timeout_s,
+                )  # fmt: skip
+                return True
+            except WaitTimeout:
+                continue
+        return False
+
     def restore_params(self) -> list[str]:
         """Put back every journaled parameter; return what could not be restored."""
         problems = []
