@@ -26,16 +26,34 @@ def gcs_failsafe_params(autopilot: int, action: str, timeout_s: float) -> dict[s
     raise NotImplementedError(f"GCS failsafe parameters of autopilot {autopilot} are not known")
 
 
+# PX4 packs its mode into custom_mode as main_mode << 16 | sub_mode << 24 (px4_custom_mode.h).
+# The suites speak ArduPilot Copter's mode names; these are PX4's nearest equivalents.
+_PX4_MODES = {
+    "STABILIZE": (7, 0),  # STABILIZED
+    "ALT_HOLD": (2, 0),  # ALTCTL
+    "GUIDED": (4, 3),  # AUTO.LOITER: holds, takes MAV_CMD_NAV_TAKEOFF and go-to commands
+    "LOITER": (4, 3),  # AUTO.LOITER
+    "AUTO": (4, 4),  # AUTO.MISSION
+    "RTL": (4, 5),  # AUTO.RTL
+    "LAND": (4, 6),  # AUTO.LAND
+}
+
+
 def custom_mode(autopilot: int, name: str) -> int:
     """HEARTBEAT custom_mode of flight mode `name` (as MAV_CMD_DO_SET_MODE takes it)."""
-    if autopilot == mavlink.MAV_AUTOPILOT_ARDUPILOTMEGA:
-        return COPTER_MODES[name]
     if autopilot == mavlink.MAV_AUTOPILOT_PX4:
-        # PX4 packs main and sub mode into custom_mode (px4_custom_mode.h); not needed yet.
-        raise NotImplementedError(
-            f"PX4 custom mode encoding (for mode {name!r}) is not implemented in skyproof yet"
-        )
-    raise NotImplementedError(f"flight modes of autopilot {autopilot} are not known")
+        main, sub = _PX4_MODES[name]
+        return main << 16 | sub << 24
+    return COPTER_MODES[name]  # ArduPilot Copter, and the built-in simulator
+
+
+def mode_name(autopilot: int, custom: int) -> str:
+    """The suites' name for a HEARTBEAT custom_mode (its number if unknown)."""
+    if autopilot == mavlink.MAV_AUTOPILOT_PX4:
+        names = {m << 16 | s << 24: n for n, (m, s) in reversed(_PX4_MODES.items())}
+    else:
+        names = {number: n for n, number in COPTER_MODES.items()}
+    return names.get(custom, str(custom))
 
 
 def extra_streams(autopilot: int) -> dict[str, float]:

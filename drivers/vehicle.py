@@ -13,8 +13,8 @@ from drivers.errors import ArmingForbidden, CommandRejected, WaitTimeout
 from drivers.link import Link, Message, Timed
 from drivers.mavlink import COPTER_MODES, mavlink
 
-MODE_NAMES = {number: name for name, number in COPTER_MODES.items()}
 RESULT_NAMES = {number: entry.name for number, entry in mavlink.enums["MAV_RESULT"].items()}
+MODE_NAMES = {number: name for name, number in COPTER_MODES.items()}  # ArduPilot Copter
 ARMED = mavlink.MAV_MODE_FLAG_SAFETY_ARMED
 PREARM_OK = mavlink.MAV_SYS_STATUS_PREARM_CHECK
 
@@ -91,7 +91,7 @@ class Vehicle:
     @property
     def mode(self) -> str:
         hb = self.latest("HEARTBEAT")
-        return MODE_NAMES.get(hb.custom_mode, str(hb.custom_mode)) if hb else "unknown"
+        return flavour.mode_name(self.autopilot, hb.custom_mode) if hb else "unknown"
 
     @property
     def relative_alt_m(self) -> float:

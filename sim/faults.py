@@ -37,6 +37,7 @@ FAULTS: dict[str, str] = {
     "mission_ack_not_repeated": "a resent last item after a completed upload gets no MISSION_ACK",
     "failsafe_silent": "the GCS failsafe acts but sends no STATUSTEXT (nor 'Cleared')",
     "failsafe_locks_control": "after a GCS failsafe, GCS mode changes are FAILED until disarmed",
+    "param_service_stalls": "a burst of 200+ parameter reads in a second silences them for 60 s",
 }
 
 

@@ -32,10 +32,16 @@ def param_value(sim: Sim, name: str) -> MAVLinkMessage:
     )
 
 
+STALL_BURST = 200  # reads within one vehicle second that trip param_service_stalls
+STALL_S = 60.0  # vehicle seconds the service then stays silent
+
+
 class ParamProtocol:
     def __init__(self, sim: Sim) -> None:
         self.sim = sim
         self.pending: deque[tuple[Link, str]] = deque()
+        self.recent_reads: deque[float] = deque()  # vehicle times of reads in the last second
+        self.stalled_until = float("-inf")
 
     def _for_us(self, msg: MAVLinkMessage) -> bool:
         return msg.target_system == self.sim.sysid and msg.target_component in (0, 1)
@@ -46,8 +52,21 @@ class ParamProtocol:
             self.pending = deque(p for p in self.pending if p[0] is not link)
             self.pending.extend((link, n) for n in NAMES)
 
+    def _stalled(self) -> bool:
+        """Fault param_service_stalls: a burst of reads silences the service for a minute,
+        as seen on ArduPilot SITL after a flood of PARAM_REQUEST_READ."""
+        if not self.sim.faults.on("param_service_stalls"):
+            return False
+        now = self.sim.clock.now
+        self.recent_reads.append(now)
+        while self.recent_reads and self.recent_reads[0] < now - 1.0:
+            self.recent_reads.popleft()
+        if len(self.recent_reads) >= STALL_BURST:
+            self.stalled_until = now + STALL_S
+        return now < self.stalled_until
+
     def on_request_read(self, link: Link, msg: MAVLinkMessage) -> None:
-        if not self._for_us(msg):
+        if not self._for_us(msg) or self._stalled():
             return
         if msg.param_index >= 0:
             if msg.param_index < len(NAMES):

@@ -17,7 +17,7 @@ import pytest
 from drivers import make_driver
 from drivers.ardupilot_sitl import ENV_BINARY, ENV_DEFAULTS, ArduPilotSitl
 from drivers.errors import DriverError
-from drivers.flavour import custom_mode, gcs_failsafe_params
+from drivers.flavour import custom_mode, gcs_failsafe_params, mode_name
 from drivers.mavlink import mavlink
 from drivers.ports import PortLease, is_free, lease_block, tcp, udp
 from drivers.px4_sitl import ENV_BUILD, Px4Sitl
@@ -424,8 +424,11 @@ def test_px4_flavour():
     assert gcs_failsafe_params(px4_ap, "RTL", 5) == {"COM_DL_LOSS_T": 5, "NAV_DLL_ACT": 2}
     assert gcs_failsafe_params(px4_ap, "LAND", 7)["NAV_DLL_ACT"] == 3
     assert custom_mode(mavlink.MAV_AUTOPILOT_ARDUPILOTMEGA, "GUIDED") == 4
-    with pytest.raises(NotImplementedError, match="PX4 custom mode"):
-        custom_mode(px4_ap, "GUIDED")
+    # PX4 packs main_mode << 16 | sub_mode << 24: AUTO (4).LAND (6), ALTCTL (2)
+    assert custom_mode(px4_ap, "LAND") == 4 << 16 | 6 << 24
+    assert custom_mode(px4_ap, "ALT_HOLD") == 2 << 16
+    assert mode_name(px4_ap, custom_mode(px4_ap, "RTL")) == "RTL"
+    assert mode_name(mavlink.MAV_AUTOPILOT_ARDUPILOTMEGA, 6) == "RTL"
 
 
 def test_ardupilot_profile_shares_the_verification_half_with_sim():

@@ -104,6 +104,11 @@ EXPECTED: dict[str, tuple[tuple[str, ...], set[str], str]] = {
         {"test_heartbeats_continue_under_a_flood"},
         "largest heartbeat gap under the flood = ",
     ),
+    "param_service_stalls": (
+        (FLOOD,),
+        {"test_vehicle_answers_again_after_a_flood"},
+        "the parameter service stayed silent after",
+    ),
 }
 
 
