@@ -1,6 +1,6 @@
 """The impairment proxy at zero impairment against a direct connection, measured in the same run.
 
-    .venv/bin/python benchmarks/bench_proxy.py [--frames N] [--pings N] [--rounds N]
+    .venv/bin/python -m benchmarks.bench_proxy [--frames N] [--pings N] [--rounds N]  (repo root)
 
 Throughput: a vehicle (another process) streams N frames as fast as loopback TCP takes them; the
 harness reads and parses them with pymavlink, directly or through the proxy (which parses every
@@ -17,9 +17,6 @@ import socket
 import statistics
 import sys
 import time
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from drivers.mavlink import mavlink
 from drivers.proxy import ImpairmentProxy
