@@ -8,23 +8,20 @@ from __future__ import annotations
 
 import itertools
 import os
-import re
-import select
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("MAVLINK20", "1")
 from pymavlink import mavutil
 
+from tests.sim_process import REPO, WALL_LIMIT_S, launch, read_ready, stop
+
 M = mavutil.mavlink
-REPO = Path(__file__).resolve().parents[1]
-WALL_LIMIT_S = 10.0
 ATTITUDE_PERIOD_MS = 250
 
 
@@ -73,47 +70,21 @@ class Proc:
         return p
 
 
-def _read_until(proc: subprocess.Popen[bytes], marker: bytes) -> str:
-    assert proc.stdout is not None
-    buf, deadline = b"", time.monotonic() + WALL_LIMIT_S
-    while marker not in buf and time.monotonic() < deadline and proc.poll() is None:
-        if select.select([proc.stdout], [], [], 0.2)[0]:
-            buf += os.read(proc.stdout.fileno(), 4096)
-    return buf.decode()
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-    for f in (proc.stdout, proc.stderr):
-        if f is not None and not f.closed:
-            f.close()
-
-
 @pytest.fixture
 def sim() -> Iterator[Callable[..., Proc]]:
     started: list[Proc] = []
 
     def start(*args: str, links: int = 2, speedup: float = 50) -> Proc:
-        listen = [a for _ in range(links) for a in ("--listen", "tcp:127.0.0.1:0")]
-        proc = subprocess.Popen([sys.executable, "-m", "sim", *listen, "--speedup",
-                                 str(speedup), *args], cwd=REPO, stdout=subprocess.PIPE)
-        out = _read_until(proc, b"ready")
-        s = Proc(proc, [int(p) for p in re.findall(r"listening on tcp:127\.0\.0\.1:(\d+)", out)])
+        proc, ports = launch(*args, speedup=speedup, listens=links)
+        s = Proc(proc, ports)
         started.append(s)
-        assert len(s.ports) == links, f"sim did not start: {out!r}"
         return s
 
     yield start
     for s in started:
         for p in s.peers:
             p.conn.close()
-        _stop(s.proc)
+        stop(s.proc)
 
 
 def radio_traffic(peer: Peer, vehicle_s: float) -> list:
@@ -276,7 +247,7 @@ def test_stop_with_a_closed_stdout_is_clean():
                              "--speedup", "20"], cwd=REPO, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
     try:
-        assert "ready" in _read_until(proc, b"ready")
+        assert "ready" in read_ready(proc)
         assert proc.stdout is not None
         proc.stdout.close()
         proc.terminate()
@@ -284,4 +255,6 @@ def test_stop_with_a_closed_stdout_is_clean():
         assert proc.stderr is not None
         assert b"Traceback" not in proc.stderr.read()
     finally:
-        _stop(proc)
+        if proc.stderr is not None:
+            proc.stderr.close()
+        stop(proc)
