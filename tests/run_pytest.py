@@ -54,7 +54,7 @@ def run_pytest(*args: str, report_dir: Path, timeout_s: float = 240) -> Run:
     return Run(proc.returncode, proc.stdout + proc.stderr, report_dir)
 
 
-def write_profile(path: Path, body: str) -> Path:
-    """A profile that extends the default one, with `body` (YAML) on top."""
-    path.write_text(f"skyproof: 1\nextends: {ROOT / 'profiles' / 'sim.yaml'}\n{body}")
+def write_profile(path: Path, body: str, base: str = "sim.yaml") -> Path:
+    """A profile that extends a shipped one (the default unless `base` says), `body` on top."""
+    path.write_text(f"skyproof: 1\nextends: {ROOT / 'profiles' / base}\n{body}")
     return path

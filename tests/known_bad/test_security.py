@@ -113,8 +113,11 @@ EXPECTED: dict[str, tuple[tuple[str, ...], set[str], str]] = {
 
 
 def run_fault(fault: str, files: tuple[str, ...], tmp_path: Path) -> Run:
+    # the strict policy: every channel must refuse, so a fault shows on channel 0 too
     profile = write_profile(
-        tmp_path / f"{fault}.yaml", f"name: known-bad {fault}\nvehicle:\n  faults: [{fault}]\n"
+        tmp_path / f"{fault}.yaml",
+        f"name: known-bad {fault}\nvehicle:\n  faults: [{fault}]\n",
+        base="sim-strict.yaml",
     )
     return run_pytest(*files, "--profile", str(profile), report_dir=tmp_path / "reports")
 
