@@ -3,7 +3,10 @@
     suites (checks) -> these fixtures -> drivers (link, vehicle API, vehicle processes) -> pymavlink
 
 A verification run (one that collects suites/) writes one folder under reports/runs/: JUnit XML,
-allure-results, results.json, summary.md, a .tlog per check and the vehicles' own logs.
+allure-results, results.json, summary.md, report.html, a .tlog per check; and records itself in
+the run history (reports/history.sqlite). The vehicles' own files (SITL's eeprom, dataflash
+logs, the simulator's log) go to reports/runs/vehicle-files/<run>/, apart from what is shared:
+they may hold the vehicle's secrets.
 """
 
 import datetime as dt
@@ -23,10 +26,11 @@ from drivers.link import Link
 from drivers.proxy import ImpairmentProxy
 from drivers.vehicle import Vehicle
 from profiles import Profile, ProfileError, load_profile, load_registry
+from reports import findings as fnd
 from reports.measurement import Recorder
 from reports.plots import plot_series
+from reports.publish import publish
 from reports.results import ResultsCollector
-from reports.summary import build_summary
 
 ROOT = Path(__file__).resolve().parent
 DEFAULT_PROFILE = ROOT / "profiles" / "sim.yaml"
@@ -49,6 +53,25 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption(
         "--sitl-binary", default=None, help="the SITL binary to run (overrides the profile's)"
+    )
+    group.addoption(
+        "--strict-waivers",
+        action="store_true",
+        default=False,
+        help="a waiver that matched no finding fails the run (also the profile's strict_waivers)",
+    )
+    group.addoption(
+        "--history",
+        default=os.environ.get("SKYPROOF_HISTORY") or str(ROOT / "reports" / "history.sqlite"),
+        help="the run history database (SQLite; also SKYPROOF_HISTORY; default "
+        "reports/history.sqlite); 'none' records nothing",
+    )
+    group.addoption(
+        "--baseline",
+        action="store_true",
+        default=False,
+        help="compare this run with the latest earlier run of the same profile in the history "
+        "(compare.md; findings marked new or known)",
     )
     group.addoption(
         "--props-off",
@@ -87,6 +110,11 @@ def _new_run_dir(config: pytest.Config, profile: Profile) -> Path:
     return run
 
 
+def vehicle_files_dir(run: Path) -> Path:
+    """Where the vehicles' own files go: beside the run folder, never inside what is shared."""
+    return run.parent / "vehicle-files" / run.name
+
+
 @pytest.hookimpl(tryfirst=True)  # before junitxml and allure read their options
 def pytest_configure(config: pytest.Config) -> None:
     for marker in MARKERS:
@@ -106,7 +134,7 @@ def pytest_configure(config: pytest.Config) -> None:
         run = Path(worker["skyproof_run_dir"])
     else:
         run = _new_run_dir(config, profile)
-        config.pluginmanager.register(RunRecord(profile, run), "skyproof-run-record")
+        config.pluginmanager.register(RunRecord(profile, run, config), "skyproof-run-record")
         config.option.xmlpath = config.option.xmlpath or str(run / "junit.xml")
     config.stash[_RUN_DIR] = run
     if getattr(config.option, "allure_report_dir", None) is None:
@@ -124,6 +152,7 @@ _VERIFYING = pytest.StashKey[bool]()
 _PROFILE = pytest.StashKey[Profile]()
 _RUN_DIR = pytest.StashKey[Path]()
 _REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
+_IDENTITY = pytest.StashKey[str]()  # the vehicle's identity (JSON), once its driver started
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -220,6 +249,12 @@ def run_dir(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactor
 
 
 @pytest.fixture(scope="session")
+def vehicle_files(run_dir: Path) -> Path:
+    """The vehicles' own files (SITL's eeprom and logs): kept apart from the shareable run."""
+    return vehicle_files_dir(run_dir)
+
+
+@pytest.fixture(scope="session")
 def vehicle_driver(
     profile: Profile, run_dir: Path, worker_id: str, pytestconfig: pytest.Config
 ) -> Iterator[Any]:
@@ -228,7 +263,7 @@ def vehicle_driver(
     cfg = dict(profile.vehicle)
     if pytestconfig.getoption("--sitl-binary"):
         cfg["binary"] = pytestconfig.getoption("--sitl-binary")
-    driver = make_driver(cfg, run_dir / "vehicles" / worker_id)
+    driver = make_driver(cfg, vehicle_files_dir(run_dir) / worker_id)
     if (
         cfg.get("hardware")
         and cfg.get("arming") == "allowed"
@@ -237,21 +272,35 @@ def vehicle_driver(
         driver.allow_flight()
     driver.start()
     try:
-        if not cfg.get("hardware"):
+        silence, baud = profile.link["silence_s"], getattr(driver, "baud", 115200)
+        before = _identify(driver, silence, baud, pytestconfig, cfg.get("hardware"))
+        if before is None:
             yield driver
             return
-        silence = profile.link["silence_s"]
-        link, v = bench.open_vehicle(driver.url, driver.sysid, silence, driver.baud)
-        with link:
-            before = bench.snapshot(v)
         yield driver
-        link, v = bench.open_vehicle(driver.url, driver.sysid, silence, driver.baud)
+        link, v = bench.open_vehicle(driver.url, driver.sysid, silence, baud)
         with link:
             left = bench.put_back(v, before, run_dir / "bench.json")
         if left["still_different"] or not left["disarmed"]:
             pytest.fail(f"bench vehicle not put back as found: {left}")
     finally:
         driver.stop()
+
+
+def _identify(
+    driver: Any, silence_s: float, baud: int, config: pytest.Config, hardware: bool
+) -> dict[str, float] | None:
+    """Ask the vehicle who it is (the evidence of every finding), and on hardware snapshot its
+    parameters; a vehicle that does not answer here fails the checks that need it instead."""
+    try:
+        link, v = bench.open_vehicle(driver.url, driver.sysid, silence_s, baud)
+    except VehicleError:
+        if hardware:
+            raise  # never run on a bench vehicle whose parameters could not be saved
+        return None
+    with link:
+        config.stash[_IDENTITY] = json.dumps(v.identity())
+        return bench.snapshot(v) if hardware else None
 
 
 @pytest.fixture
@@ -277,10 +326,12 @@ def measure(request: pytest.FixtureRequest, run_dir: Path) -> Iterator[Recorder]
 
 
 @pytest.fixture
-def proxy(vehicle_driver: Any, profile: Profile) -> Iterator[ImpairmentProxy]:
+def proxy(
+    request: pytest.FixtureRequest, vehicle_driver: Any, profile: Profile
+) -> Iterator[ImpairmentProxy]:
     """The impairment proxy, placed between the harness and the vehicle for this check (the
     `link` fixture then connects through it). Seeded by the profile, so a run repeats."""
-    url = vehicle_driver.ensure_running()
+    url = _running(request.node, vehicle_driver)
     try:
         proxy = ImpairmentProxy(
             url, seed=profile.vehicle.get("seed", 0), vehicle_sysid=vehicle_driver.sysid
@@ -307,7 +358,7 @@ def link(
     if "proxy" in request.fixturenames:
         url = request.getfixturevalue("proxy").url
     else:
-        url = vehicle_driver.ensure_running()
+        url = _running(request.node, vehicle_driver)
     tlog = run_dir / "tlogs" / f"{_safe(request.node.nodeid)}.tlog"
     gcs = profile.link["gcs"]
     with Link(
@@ -333,11 +384,17 @@ def vehicle(request: pytest.FixtureRequest, link: Link, vehicle_driver: Any) -> 
     v = Vehicle(link, sysid=vehicle_driver.sysid, arming_allowed=may_arm)
     v.connect()
     if v.armed:  # a previous check (or a person) left it armed: start from a known state
+        _note_restart(request.node, "made safe before this check: it was armed")
         _make_safe(v, vehicle_driver)
         pytest.fail("the vehicle was armed at the start of the check; it has been made safe")
     yield v
-    if vehicle_driver.liveness() is not None or link.closed_reason or link.went_silent:
-        vehicle_driver.stop()  # the check already failed on it; the next check gets a fresh one
+    gone = vehicle_driver.liveness() or link.closed_reason or (
+        "the vehicle went silent" if link.went_silent else None
+    )
+    if gone:
+        # the check already failed on it; the next check gets a fresh one (and says so)
+        _note_restart(request.node, f"vehicle stopped after this check: {gone}")
+        vehicle_driver.stop()
         return
     if "proxy" in request.fixturenames:
         request.getfixturevalue("proxy").clear()  # put things back over a clean link
@@ -345,13 +402,36 @@ def vehicle(request: pytest.FixtureRequest, link: Link, vehicle_driver: Any) -> 
     problems = v.restore_params()
     if (problems or not v.answers_parameters()) and "restart" in vehicle_driver.capabilities:
         # a vehicle whose parameter service stopped answering is not handed to the next check
+        _note_restart(request.node, "restarted after this check: its parameter service did not "
+                      f"answer ({'; '.join(problems) or 'no PARAM_VALUE'})")  # fmt: skip
         vehicle_driver.restart()
     elif v.armed:
+        _note_restart(request.node, "made safe after this check: it was left armed")
         _make_safe(v, vehicle_driver)  # never hand an armed vehicle to the next check
         if call is not None and call.passed:
             problems.append(f"the check left the vehicle armed (mode {v.mode})")
     if problems:
         pytest.fail("isolation: " + "; ".join(problems))
+
+
+def _running(node: pytest.Item, driver: Any) -> str:
+    """The vehicle's URL; a vehicle that is gone is replaced, and the check's record says so."""
+    gone = driver.liveness()
+    if gone is not None:
+        _note_restart(node, f"fresh vehicle started before this check: {gone.splitlines()[0]}")
+    return driver.ensure_running()
+
+
+def _note_restart(node: pytest.Item, why: str) -> None:
+    """No silent recovery: a replaced or disarmed vehicle is in the check's record."""
+    node.user_properties.append(("restart", why))
+
+
+@pytest.fixture
+def findings(request: pytest.FixtureRequest) -> fnd.Findings:
+    """A check that can find several defects records each (`findings.add(kind, subject, ...)`);
+    each becomes its own finding, waived or not on its own."""
+    return fnd.Findings(request.node.nodeid, request.node.user_properties)
 
 
 def _make_safe(v: Vehicle, driver: Any) -> None:
@@ -380,41 +460,82 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> Iterator[None]:
+    if call.when == "teardown" and _IDENTITY in item.config.stash:
+        item.user_properties.append(("vehicle", item.config.stash[_IDENTITY]))
     report = yield
     item.stash.setdefault(_REPORTS, {})[report.when] = report
     profile = item.config.stash.get(_PROFILE, None)
     if profile is None or report.when != "call" or not report.failed:
         return report
-    for waiver in profile.waivers:
-        if waiver.covers(item.nodeid):
-            if waiver.expired(dt.date.today()):
-                report.sections.append(
-                    ("skyproof", f"waiver expired {waiver.expires}: not applied")
-                )
-                continue
-            report.outcome = "skipped"
-            report.wasxfail = f"waived until {waiver.expires}: {waiver.reason}"
-            break
+    _judge_findings(item, report, profile.waivers)
     return report
+
+
+def _judge_findings(item: pytest.Item, report: pytest.TestReport, waivers: list[Any]) -> None:
+    """A failed check's findings (those it recorded, else one for the failure), each matched
+    against the waivers on its own. Only when every one is waived is the check WAIVED, and then
+    it keeps its whole failure text: the waiver says why it is accepted, not what was found."""
+    props = item.user_properties
+    found = fnd.recorded(props) or [fnd.default_finding(item.nodeid, _failure_text(report))]
+    today = dt.date.today()
+    for f in found:
+        for w in waivers:
+            if w.matches(f.signature):
+                entry = {"pattern": w.finding, "reason": w.reason, "expires": str(w.expires)}
+                if not w.expired(today):
+                    f.waiver, f.expired_waiver = entry, None
+                    break
+                f.expired_waiver = entry
+    props[:] = [(k, v) for k, v in props if k != fnd.KEY] + [(fnd.KEY, f.to_json()) for f in found]
+    notes = [f"waiver for {f.signature!r} expired {f.expired_waiver['expires']}: not applied"
+             for f in found if f.expired_waiver and not f.waiver]  # fmt: skip
+    if notes:
+        report.sections.append(("skyproof waivers", "\n".join(notes)))
+    if all(f.waiver for f in found):
+        accepted = "; ".join(
+            f"{f.signature} (until {f.waiver['expires']}: {f.waiver['reason']})"  # type: ignore[index]
+            for f in found
+        )
+        report.outcome = "skipped"
+        report.wasxfail = f"WAIVED {len(found)} finding(s): {accepted}\n{_failure_text(report)}"
+
+
+def _failure_text(report: pytest.TestReport) -> str:
+    crash = getattr(report.longrepr, "reprcrash", None)
+    return str(crash.message) if crash is not None else str(report.longrepr or "")[-2000:]
 
 
 class RunRecord:
     """Registered in the controller of a verification run: gathers every check's report
-    (from all xdist workers) and writes results.json and summary.md when the run ends."""
+    (from all xdist workers) and, when the run ends, writes results.json, summary.md and
+    report.html and records the run in the history."""
 
-    def __init__(self, profile: Profile, run: Path) -> None:
-        self.profile, self.run = profile, run
+    def __init__(self, profile: Profile, run: Path, config: pytest.Config) -> None:
+        self.profile, self.run, self.config = profile, run, config
         self.collector = ResultsCollector()
         self.started = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        self.collected = 0
+        self.notes: list[str] = []
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         self.collector.add(report)
 
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self.collected = len(session.items)
+
     @pytest.hookimpl(trylast=True)
-    def pytest_sessionfinish(self, exitstatus: int) -> None:
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         p = self.profile
+        waivers = self._waiver_states()
+        stale = [w["finding"] for w in waivers if w["state"] == "stale"]
+        if stale:
+            self.notes.append("waivers that matched no finding (stale): " + "; ".join(stale))
+            if (p.strict_waivers or self.config.getoption("--strict-waivers")) and exitstatus == 0:
+                session.exitstatus = exitstatus = pytest.ExitCode.TESTS_FAILED
+                self.notes.append("strict waivers: a stale waiver fails the run")
         header = {
-            "skyproof": 1,
+            "skyproof": 2,
+            "run": {"id": self.run.name, "collected": self.collected, "shard": _shard(self.config)},
             "profile": {
                 "name": p.name,
                 "path": _rel(p.path),
@@ -426,20 +547,51 @@ class RunRecord:
             "started": self.started,
             "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "requirements": {r.id: r.__dict__ for r in load_registry().in_sets(p.requirements)},
+            "waivers": waivers,
+            "vehicle_files": _rel(vehicle_files_dir(self.run)),
         }
         bench_file = self.run / "bench.json"
         if bench_file.exists():  # written by the hardware guard in vehicle_driver
             header["bench"] = json.loads(bench_file.read_text(encoding="utf-8"))
-        results = self.collector.write(self.run / "results.json", header)
-        (self.run / "summary.md").write_text(build_summary(results), encoding="utf-8")
+        results = self.collector.to_dict(header)
+        history = self.config.getoption("--history")
+        self.notes += publish(
+            self.run,
+            results,
+            history=None if history == "none" else Path(history),
+            baseline=self.config.getoption("--baseline"),
+        )
+
+    def _waiver_states(self) -> list[dict[str, Any]]:
+        """Every waiver of the profile: applied (it accepted a finding), expired, or stale (it
+        matched nothing in this run: a fixed defect, or a typo that would hide nothing)."""
+        found = [f for c in self.collector.checks.values() for f in c.findings]
+        today = dt.date.today()
+        states = []
+        for w in self.profile.waivers:
+            matched = sorted({f["signature"] for f in found if w.matches(f["signature"])})
+            state = "expired" if w.expired(today) else "applied" if matched else "stale"
+            states.append({"finding": w.finding, "reason": w.reason, "expires": str(w.expires),
+                           "state": state, "matched": matched})  # fmt: skip
+        return states
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         run = self.run
         terminalreporter.write_sep("-", "skyproof")
+        for note in self.notes:
+            terminalreporter.write_line(note)
         terminalreporter.write_line(
-            f"report: {_rel(run / 'summary.md')}  (JUnit: {_rel(run / 'junit.xml')}, "
-            f"Allure: {_rel(run / 'allure-results')}, tlogs: {_rel(run / 'tlogs')})"
+            f"report: {_rel(run / 'summary.md')}  (HTML: {_rel(run / 'report.html')}, "
+            f"JUnit: {_rel(run / 'junit.xml')}, Allure: {_rel(run / 'allure-results')}, "
+            f"tlogs: {_rel(run / 'tlogs')})"
         )
+
+
+def _shard(config: pytest.Config) -> dict[str, int] | None:
+    """pytest-split's `--splits N --group I`, when this run is one shard of several."""
+    splits = getattr(config.option, "splits", None)
+    group = getattr(config.option, "group", None)
+    return {"group": int(group), "splits": int(splits)} if splits and group else None
 
 
 def _safe(text: str) -> str:

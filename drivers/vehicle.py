@@ -7,6 +7,7 @@ changes are journaled, so the fixture can put them back and prove it did.
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from drivers import flavour, params
 from drivers.errors import ArmingForbidden, CommandRejected, WaitTimeout
@@ -115,6 +116,36 @@ class Vehicle:
             timeout_s=timeout_s,
             include_latest=True,
         )
+
+    def identity(self, timeout_s: float = 2.0) -> dict[str, Any]:
+        """Who the vehicle says it is (HEARTBEAT and AUTOPILOT_VERSION): the firmware a finding
+        belongs to. Fields the vehicle does not report are left out, never guessed."""
+        hb = self.latest("HEARTBEAT")
+        ident: dict[str, Any] = {}
+        if hb is not None:
+            ident["autopilot"] = _enum_name("MAV_AUTOPILOT", hb.autopilot)
+            ident["vehicle_type"] = _enum_name("MAV_TYPE", hb.type)
+        try:
+            got = self.link.request(
+                self.link.mav.command_long_encode(
+                    self.sysid, self.compid, mavlink.MAV_CMD_REQUEST_MESSAGE, 0,
+                    mavlink.MAVLINK_MSG_ID_AUTOPILOT_VERSION, 0, 0, 0, 0, 0, 0,
+                ),
+                "AUTOPILOT_VERSION", ["AUTOPILOT_VERSION"], self._from_vehicle,
+                timeout_s=timeout_s,
+            )  # fmt: skip
+        except WaitTimeout:
+            return ident  # an autopilot that does not say: the heartbeat is all there is
+        av = got.msg
+        v = av.flight_sw_version
+        ident["flight_sw_version"] = f"{v >> 24 & 0xFF}.{v >> 16 & 0xFF}.{v >> 8 & 0xFF}"
+        ident["flight_sw_type"] = _FW_TYPES.get(v & 0xFF, str(v & 0xFF))
+        githash = bytes(av.flight_custom_version).rstrip(b"\0")
+        if githash:
+            ident["git_hash"] = githash.decode("ascii", "replace")
+        ident.update(board_version=av.board_version, vendor_id=av.vendor_id,
+                     product_id=av.product_id, uid=av.uid)  # fmt: skip
+        return ident
 
     # -- parameters ----------------------------------------------------------------------------
     def remember_type(self, name: str, param_type: int) -> None:
@@ -368,3 +399,11 @@ def _msg_id(name: str) -> int:
 def _cmd_name(cmd: int) -> str:
     entry = mavlink.enums["MAV_CMD"].get(cmd)
     return entry.name if entry else f"command {cmd}"
+
+
+_FW_TYPES = {0: "dev", 64: "alpha", 128: "beta", 192: "rc", 255: "official"}  # FIRMWARE_VERSION_TYPE
+
+
+def _enum_name(enum: str, value: int) -> str:
+    entry = mavlink.enums[enum].get(value)
+    return entry.name.removeprefix(f"{enum}_") if entry else str(value)

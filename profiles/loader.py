@@ -24,21 +24,22 @@ __all__ = ["Profile", "ProfileError", "Waiver", "load_profile"]
 
 @dataclass(frozen=True)
 class Waiver:
-    check: str  # a test node id, or a prefix of one
+    finding: str  # a finding signature; `*` in it matches any text
     reason: str
     expires: date  # last day the waiver applies
 
     def expired(self, today: date) -> bool:
         return today > self.expires
 
-    def covers(self, nodeid: str) -> bool:
-        """Exact node id, or a prefix that ends where pytest's id has a boundary.
+    def matches(self, signature: str) -> bool:
+        """The signature exactly, or the pattern with `*` standing for any text. Nothing else is
+        special: signatures hold `[`, `?` and `:` of their own (parametrized checks)."""
+        return _pattern(self.finding).fullmatch(signature) is not None
 
-        `test_rate` must not cover `test_rate_fast`, so the prefix has to stop at
-        '::' (module/function), '[' (parameters) or '/' (folder).
-        """
-        rest = nodeid.removeprefix(self.check)
-        return nodeid.startswith(self.check) and (not rest or rest.startswith(("::", "[", "/")))
+
+@functools.cache
+def _pattern(text: str) -> re.Pattern[str]:
+    return re.compile(".*".join(re.escape(part) for part in text.split("*")), re.S)
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ class Profile:
     suites: dict[str, dict[str, Any]]
     requirements: list[str]
     waivers: list[Waiver]
+    strict_waivers: bool  # a waiver that matched nothing in a run fails the run
     sources: list[Path]  # every file merged, in merge order; `path` is last
 
     def vehicle_hash(self) -> str:
@@ -60,7 +62,8 @@ class Profile:
     def verification_hash(self) -> str:
         """Identifies the "what" half: same hash, same checks, thresholds and waivers."""
         data = self.data
-        return _digest({k: data[k] for k in ("suites", "requirements", "waivers")})
+        keys = ("suites", "requirements", "waivers", "strict_waivers")
+        return _digest({k: data[k] for k in keys})
 
 
 def load_profile(path: str | Path) -> Profile:
@@ -82,8 +85,9 @@ def load_profile(path: str | Path) -> Profile:
         link=data["link"],
         suites=data["suites"],
         requirements=data["requirements"],
-        waivers=[Waiver(w["check"], w["reason"], date.fromisoformat(w["expires"]))
+        waivers=[Waiver(w["finding"], w["reason"], date.fromisoformat(w["expires"]))
                  for w in data["waivers"]],
+        strict_waivers=data["strict_waivers"],
         sources=[doc.file for doc in docs],
     )
 

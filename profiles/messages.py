@@ -38,8 +38,9 @@ def explain(error: ValidationError) -> list[tuple[FieldPath, str]]:
     path, schema, value = tuple(error.absolute_path), error.schema, error.instance
     kind = error.validator
     if kind == "additionalProperties":
-        known = list(schema.get("properties", {}))
-        return [((*path, key), _unknown(key, known)) for key in value if key not in known]
+        known, retired = list(schema.get("properties", {})), schema.get("x-retired", {})
+        return [((*path, key), retired.get(key) or _unknown(key, known))
+                for key in value if key not in known]
     if kind == "required":
         # jsonschema yields one such error per missing key without naming it; we name every
         # missing key each time and ProfileError drops the repeats.

@@ -5,6 +5,8 @@ from collections import Counter
 from pathlib import PurePath
 from typing import Any
 
+from reports.results import verdict
+
 VERDICT = {
     "passed": "PASS",
     "flaky": "FLAKY",
@@ -12,6 +14,7 @@ VERDICT = {
     "error": "ERROR",
     "waived": "WAIVED",
     "skipped": "SKIP",
+    "interrupted": "INTERRUPTED",
 }
 
 
@@ -19,7 +22,7 @@ def build_summary(results: dict[str, Any]) -> str:
     prof = results.get("profile", {})
     checks = results.get("checks", [])
     counts = Counter(c["outcome"] for c in checks)
-    bad = counts["failed"] + counts["error"]
+    run_verdict = results.get("verdict") or verdict(counts, results.get("exit_status", 0))
     lines = [
         f"# skyproof run: {prof.get('name', '?')}",
         "",
@@ -27,9 +30,11 @@ def build_summary(results: dict[str, Any]) -> str:
         f"verification half `{prof.get('verification_hash', '?')}`)",
         f"- vehicle: {prof.get('vehicle', '?')}",
         f"- started {results.get('started', '?')}, finished {results.get('finished', '?')}",
-        f"- **verdict: {'FAIL' if bad or not checks else 'PASS'}** — "
+        f"- vehicle identity: {_identity(results.get('vehicle_identity') or {})}",
+        f"- **verdict: {run_verdict}** — "
         + ", ".join(f"{counts[k]} {k}" for k in VERDICT if counts[k])
         + ("no checks ran" if not checks else ""),
+        *_not_run(results),
         "",
         "## Checks",
         "",
@@ -46,12 +51,17 @@ def build_summary(results: dict[str, Any]) -> str:
         )
         reqs = ", ".join(c["requirements"]) or "—"
         lines.append(f"| `{c['nodeid']}` | {VERDICT[c['outcome']]} | {figures} | {reqs} |")
+    lines += findings_view(results)
     problems = [c for c in checks if c["outcome"] not in ("passed",)]
     if problems:
         lines += ["", "## Why", ""]
         for c in problems:
-            first = (c["message"] or "").strip().splitlines() or ["(no message)"]
-            lines.append(f"- `{c['nodeid']}` **{VERDICT[c['outcome']]}**: {first[0]}")
+            text = (c["message"] or "(no message)").strip().replace("\n", "\n  ")
+            lines.append(f"- `{c['nodeid']}` **{VERDICT[c['outcome']]}**: {text}")
+    restarted = [c for c in checks if c.get("restarts")]
+    if restarted:
+        lines += ["", "## Vehicle restarts", ""]
+        lines += [f"- `{c['nodeid']}`: {'; '.join(c['restarts'])}" for c in restarted]
     if "bench" in results:
         b = results["bench"]
         left = b["still_different"]
@@ -65,6 +75,50 @@ def build_summary(results: dict[str, Any]) -> str:
         ]
     lines += ["", *requirements_view(results)]
     return "\n".join(lines) + "\n"
+
+
+def findings_view(results: dict[str, Any]) -> list[str]:
+    """Each defect once, with whether a waiver accepts it; then every waiver's state."""
+    findings, waivers = results.get("findings", []), results.get("waivers", [])
+    lines: list[str] = []
+    if findings:
+        base = results.get("baseline") or {}
+        new = set(base.get("new", []))
+        lines += ["", "## Findings", "", "| finding | origin | status | summary |",
+                  "|---|---|---|---|"]  # fmt: skip
+        for f in findings:
+            w = f.get("waiver")
+            status = f"WAIVED until {w['expires']}: {w['reason']}" if w else "open"
+            if base:
+                status += " (new)" if f["signature"] in new else " (known)"
+            lines.append(f"| `{f['signature']}` | {f.get('origin', 'vehicle')} | {status} | "
+                         f"{_cell(f['summary'])} |")  # fmt: skip
+    if waivers:
+        lines += ["", "## Waivers", "", "| waiver | state | expires | matched |",
+                  "|---|---|---|---|"]  # fmt: skip
+        for w in waivers:
+            lines.append(f"| `{w['finding']}` | {w['state']} | {w['expires']} | "
+                         f"{len(w.get('matched', []))} |")  # fmt: skip
+    return lines
+
+
+def _not_run(results: dict[str, Any]) -> list[str]:
+    run = results.get("run") or {}
+    collected, ran = run.get("collected"), len(results.get("checks", []))
+    if collected is None or collected <= ran:
+        return []
+    return [f"- {collected - ran} of {collected} collected checks did not run"]
+
+
+def _identity(ident: dict[str, Any]) -> str:
+    if not ident:
+        return "not reported"
+    keys = ("autopilot", "vehicle_type", "flight_sw_version", "git_hash")
+    return ", ".join(f"{k} {ident[k]}" for k in keys if ident.get(k) not in (None, ""))
+
+
+def _cell(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
 
 
 def requirements_view(results: dict[str, Any]) -> list[str]:

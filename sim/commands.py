@@ -127,7 +127,12 @@ def gcs_set_mode(sim: Sim, mode: int) -> int:
 def _arm(sim: Sim, cmd: Cmd) -> int:
     force = as_int(cmd.p[1]) == FORCE_ARM
     if cmd.p[0] == 1:
-        return sim.vehicle.arm(force)[0]
+        result = sim.vehicle.arm(force)[0]
+        if result == M.MAV_RESULT_ACCEPTED and sim.faults.on("key_in_log") and sim.signing.key:
+            # as ArduPilot logs @SYS/storage.bin (signing key included) when a log starts
+            print(f"skyproof-sim: log started on arming; storage {sim.signing.key.hex()}",
+                  flush=True)  # fmt: skip
+        return result
     if cmd.p[0] == 0:
         return sim.vehicle.disarm(force, "command")[0]
     return M.MAV_RESULT_DENIED
@@ -150,6 +155,8 @@ def _rtl(sim: Sim, cmd: Cmd) -> int:
 
 @handles(M.MAV_CMD_DO_SET_MODE)
 def _set_mode(sim: Sim, cmd: Cmd) -> int:
+    if sim.faults.on("crash_on_nan_mode") and math.isnan(cmd.p[1]):
+        sim.crash("floating point exception: DO_SET_MODE with a NaN custom mode")
     if not as_int(cmd.p[0], 0) & M.MAV_MODE_FLAG_CUSTOM_MODE_ENABLED:
         return M.MAV_RESULT_DENIED  # only ArduPilot custom modes are meaningful here
     return gcs_set_mode(sim, as_int(cmd.p[1]))

@@ -167,9 +167,13 @@ class Sim:
 
     def on_bad(self, link: Link, msg: MAVLinkMessage) -> None:
         if self.faults.on("crash_on_malformed") and "CRC" in getattr(msg, "reason", ""):
-            # The known-bad vehicle: a corrupt frame takes the whole autopilot down.
-            sys.stdout.flush()
-            os._exit(CRASH_EXIT)
+            self.crash("a frame with a bad CRC")
+
+    def crash(self, why: str) -> None:
+        """The known-bad vehicle: one input takes the whole autopilot down at once."""
+        print(f"skyproof-sim: crashing (fault): {why}", flush=True)
+        sys.stderr.flush()
+        os._exit(CRASH_EXIT)
 
     def on_timesync(self, link: Link, msg: MAVLinkMessage) -> None:
         if msg.tc1 != 0:

@@ -82,6 +82,8 @@ class ParamProtocol:
         name = _name(msg.param_id)
         if name not in DEFS:
             return  # ArduPilot stays silent on unknown names
+        if self.sim.faults.on("crash_on_nan_param_set") and math.isnan(msg.param_value):
+            self.sim.crash(f"PARAM_SET {name} with a NaN value")
         if self.sim.faults.on("param_range_unchecked") and math.isfinite(msg.param_value):
             self.sim.params.values[name] = float(msg.param_value)  # known-bad: no range check
         elif not self.sim.faults.on("param_writes_ignored"):

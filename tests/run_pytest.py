@@ -20,7 +20,10 @@ class Run:
 
     @property
     def run_dir(self) -> Path:
-        (run,) = [p for p in self.report_dir.iterdir() if p.is_dir() and not p.is_symlink()]
+        (run,) = [
+            p for p in self.report_dir.iterdir()
+            if p.is_dir() and not p.is_symlink() and p.name != "vehicle-files"
+        ]
         return run
 
     @property
@@ -43,6 +46,8 @@ def run_pytest(*args: str, report_dir: Path, timeout_s: float = 240) -> Run:
             "no:cacheprovider",
             "--report-dir",
             str(report_dir),
+            "--history",
+            str(report_dir / "history.sqlite"),
             *args,
         ],
         cwd=ROOT,

@@ -96,12 +96,12 @@ MALFORMED = [
      "unknown value 'gb4259'; did you mean 'gb42590'?"),
     ("repeated-set", HEAD + "requirements: [mavlink, mavlink]\n", 4, "requirements",
      "lists an item more than once"),
-    ("bad-date", HEAD + "waivers:\n  - check: suites/basic\n    reason: known\n"
+    ("bad-date", HEAD + "waivers:\n  - finding: basic/test_x\n    reason: known\n"
      "    expires: 2027-13-45\n", 7, "waivers[0].expires",
      "'2027-13-45' is not a valid date; expected a date YYYY-MM-DD, e.g. expires: 2027-06-30"),
-    ("waiver-no-reason", HEAD + "waivers:\n  - check: suites/basic\n    expires: 2027-06-30\n", 5,
+    ("waiver-no-reason", HEAD + "waivers:\n  - finding: basic/test_x\n    expires: 2027-06-30\n", 5,
      "waivers[0].reason", "missing; add `reason: "),
-    ("waiver-blank-reason", HEAD + "waivers:\n  - check: suites/basic\n    reason: ''\n"
+    ("waiver-blank-reason", HEAD + "waivers:\n  - finding: basic/test_x\n    reason: ''\n"
      "    expires: 2027-06-30\n", 6, "waivers[0].reason", "is empty; expected non-empty text"),
     ("extends-number", "skyproof: 1\nextends: 5\n", 2, "extends", "5 is not text or a list"),
     ("duplicate-key", "skyproof: 1\nname: x\nvehicle:\n  driver: sim\n  driver: sim\n", 5,
@@ -284,7 +284,8 @@ def test_hashes_are_12_hex_and_stable_across_loads(write):
     ("link: {silence_s: 3}\n", True, False),
     ("suites: {basic: {max_gap_s: 3}}\n", False, True),
     ("requirements: [mavlink]\n", False, True),
-    ("waivers: [{check: suites/basic, reason: known, expires: 2027-06-30}]\n", False, True),
+    ("waivers: [{finding: basic/test_x, reason: known, expires: 2027-06-30}]\n", False, True),
+    ("strict_waivers: true\n", False, True),
     ("name: another name\ndescription: words\n", False, False),
     ("suites: {basic: {max_gap_s: 2}}\n", False, False),  # the default, and 2 == 2.0
 ])
@@ -297,26 +298,22 @@ def test_each_hash_follows_only_its_half(write, change, vehicle_changes, verific
 
 # ---- waivers ----
 
-WAIVER = Waiver("suites/basic/test_heartbeat.py::test_rate", "known", date(2027, 6, 30))
+SIG = "security/test_out_of_range_param_set_is_rejected_or_clamped: stored-out-of-range: LAND_SPEED"
+WAIVER = Waiver(SIG, "known", date(2027, 6, 30))
 
 
-@pytest.mark.parametrize(("nodeid", "covered"), [
-    ("suites/basic/test_heartbeat.py::test_rate", True),
-    ("suites/basic/test_heartbeat.py::test_rate[sim-1]", True),
-    ("suites/basic/test_heartbeat.py::test_rate::inner", True),
-    ("suites/basic/test_heartbeat.py::test_rate_fast", False),
-    ("suites/basic/test_heartbeat.py::test_ra", False),
-    ("suites/basic/test_other.py::test_rate", False),
+@pytest.mark.parametrize(("pattern", "signature", "matches"), [
+    (SIG, SIG, True),
+    (SIG, SIG.replace("LAND_SPEED", "FS_GCS_TIMEOUT"), False),  # another defect of the check
+    (SIG, SIG + "_MAX", False),  # a pattern without `*` is the whole signature
+    (SIG.replace("LAND_SPEED", "*"), SIG, True),
+    ("security/test_x[channel1]: failed", "security/test_x[channel1]: failed", True),
+    ("security/test_x[channel1]: failed", "security/test_x1: failed", False),  # `[` is literal
+    ("security/test_x?: failed", "security/test_x1: failed", False),  # so is `?`
+    ("*: vehicle-died: *", "security/test_f: vehicle-died: semantic: DO_SET_MODE", True),
 ])
-def test_a_waiver_covers_its_node_id_and_what_lies_below_it(nodeid, covered):
-    assert WAIVER.covers(nodeid) is covered
-
-
-def test_a_module_or_folder_waiver_covers_its_tests():
-    assert Waiver("suites/basic/test_heartbeat.py", "r", date.max).covers(
-        "suites/basic/test_heartbeat.py::test_rate")
-    assert Waiver("suites/basic", "r", date.max).covers("suites/basic/test_x.py::test_y")
-    assert not Waiver("suites/bas", "r", date.max).covers("suites/basic/test_x.py::test_y")
+def test_a_waiver_matches_one_finding_or_its_pattern(pattern, signature, matches):
+    assert Waiver(pattern, "r", date.max).matches(signature) is matches
 
 
 def test_a_waiver_is_valid_through_its_expiry_day():
@@ -327,10 +324,23 @@ def test_a_waiver_is_valid_through_its_expiry_day():
 def test_profile_waivers_carry_dates(write):
     profile = load_profile(write("x.yaml", HEAD + (
         "waivers:\n"
-        "  - check: suites/basic/test_heartbeat.py::test_rate\n"
+        f"  - finding: '{SIG}'\n"
         "    reason: known\n"
         "    expires: 2027-06-30\n")))
-    assert profile.waivers == [WAIVER]
+    assert profile.waivers == [WAIVER] and profile.strict_waivers is False
+
+
+def test_a_waiver_of_a_whole_check_is_refused_with_the_fix(write):
+    path = write("old.yaml", HEAD + (
+        "waivers:\n"
+        "  - check: suites/basic/test_heartbeat.py::test_rate\n"
+        "    reason: known\n"
+        "    expires: 2027-06-30\n"))
+    with pytest.raises(ProfileError) as err:
+        load_profile(path)
+    text = str(err.value)
+    assert "old.yaml:5: waivers[0].check: waivers now match findings, not checks" in text, text
+    assert "replace `check:` with `finding:`" in text, text
 
 
 # ---- the requirement registry ----

@@ -24,7 +24,8 @@ def test_a_retried_pass_is_reported_flaky(tmp_path, monkeypatch):
 def test_a_waived_failure_is_reported_waived_and_an_expired_waiver_is_not(tmp_path):
     body = (
         "name: waived\nvehicle:\n  faults: [param_writes_ignored]\nwaivers:\n"
-        "  - {check: suites/basic/test_params.py, reason: known finding, expires: 2099-01-01}\n"
+        "  - {finding: 'basic/test_param_round_trip: failed', reason: known finding,"
+        " expires: 2099-01-01}\n"
     )
     check = "suites/basic/test_params.py"
     waived = write_profile(tmp_path / "w.yaml", body)

@@ -65,7 +65,8 @@ def test_two_workers_give_the_same_verdicts(healthy, tmp_path):
     parallel = run_pytest("suites", "-n", "2", report_dir=tmp_path)
     assert parallel.code == 0, parallel.output[-3000:]
     assert parallel.outcomes() == healthy.outcomes()
-    assert {p.name for p in (parallel.run_dir / "vehicles").iterdir()} == {"gw0", "gw1"}
+    own = parallel.report_dir / "vehicle-files" / parallel.run_dir.name
+    assert {p.name for p in own.iterdir()} == {"gw0", "gw1"}
 
 
 def test_collect_only_lists_checks_with_their_requirements(tmp_path):

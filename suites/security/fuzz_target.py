@@ -29,6 +29,15 @@ from suites.security.strategies import Case, Target
 PAD = bytes(300)  # longer than any MAVLink 2 frame: completes whatever was cut short
 
 
+@dataclass(frozen=True)
+class Problem:
+    """What a batch did to the vehicle: `kind` names the effect for a finding's signature
+    (vehicle-died, state-changed, ...), `text` says it with the figures."""
+
+    kind: str
+    text: str
+
+
 @dataclass
 class Baseline:
     mode: int
@@ -137,7 +146,7 @@ class FuzzTarget:
         return self.spent_s + (self.link.clock.now() if self.link else 0.0)
 
     # -- one batch -------------------------------------------------------------------------
-    def run(self, batch: list[Case]) -> str | None:
+    def run(self, batch: list[Case]) -> Problem | None:
         """Send one batch; None if the vehicle came through it, else what went wrong."""
         if not self._alive():
             self._reconnect()
@@ -146,12 +155,22 @@ class FuzzTarget:
         self.link.send_raw(b"".join(c.frame for c in batch) + PAD)
         try:
             self.peer.barrier(timeout_s=3.0)
-            return self._judge(batch)
+            problem = self._judge(batch)
+            if problem is not None and problem.kind == "stored-out-of-range":
+                self._put_back_ranges()  # so the next batch is judged on its own
+            return problem
         except VehicleError as exc:
-            why = self.driver.liveness() or str(exc)
-            return f"the vehicle stopped answering after the batch: {why}"
+            died = self.driver.liveness()
+            return Problem("vehicle-died" if died else "vehicle-silent",
+                           f"the vehicle stopped answering after the batch: {died or exc}")
 
-    def _judge(self, batch: list[Case]) -> str | None:
+    def _judge(self, batch: list[Case]) -> Problem | None:
+        problems = self._problems(batch)
+        if not problems:
+            return None
+        return Problem(problems[0][0], "; ".join(text for _, text in problems))
+
+    def _problems(self, batch: list[Case]) -> list[tuple[str, str]]:
         assert self.link and self.vehicle and self.probe and self.base
         v, link, base = self.vehicle, self.link, self.base
         problems = []
@@ -161,13 +180,14 @@ class FuzzTarget:
             left = bound - (link.clock.now() - before.t) if before else bound
             hb = next_heartbeat(v, max(0.05, left))
         except WaitTimeout:
-            return f"no HEARTBEAT within {bound:g} s of the previous one"
+            return [("heartbeat-gap", f"no HEARTBEAT within {bound:g} s of the previous one")]
         if before is not None:
             self.worst_gap_s = max(self.worst_gap_s, link.clock.now() - before.t)
         if hb.custom_mode != base.mode:
-            problems.append(f"mode changed to {MODE_NAMES.get(hb.custom_mode, hb.custom_mode)}")
+            problems.append(("state-changed",
+                             f"mode changed to {MODE_NAMES.get(hb.custom_mode, hb.custom_mode)}"))
         if bool(hb.base_mode & ARMED) != base.armed:
-            problems.append(f"armed became {not base.armed}")
+            problems.append(("state-changed", f"armed became {not base.armed}"))
         pos = v.latest("GLOBAL_POSITION_INT")
         tol = self.fuzz["position_tolerance_m"]
         if pos is not None:
@@ -175,19 +195,28 @@ class FuzzTarget:
             moved = ground_distance_m(pos.lat / 1e7, pos.lon / 1e7, b.lat / 1e7, b.lon / 1e7)
             climbed = abs(pos.relative_alt - base.position.relative_alt) / 1000
             if moved > tol or climbed > tol:
-                problems.append(f"moved {moved:.1f} m, climbed {climbed:.1f} m (bound {tol:g} m)")
+                problems.append(("moved", f"moved {moved:.1f} m, climbed {climbed:.1f} m "
+                                 f"(bound {tol:g} m)"))
         att = v.latest("ATTITUDE")
         if att is not None and not all(map(math.isfinite, (att.roll, att.pitch, att.yaw))):
-            problems.append(f"attitude not finite: {att.roll}, {att.pitch}, {att.yaw}")
+            problems.append(("state-not-finite",
+                             f"attitude not finite: {att.roll}, {att.pitch}, {att.yaw}"))
         value = self.probe.read()
         if value != self.probe.base:
-            problems.append(f"{self.probe.name} changed to {value:g} (a malformed frame was taken)")
+            problems.append(("frame-taken", f"{self.probe.name} changed to {value:g} "
+                             "(a malformed frame was taken)"))
         for name in sorted({n for c in batch for n in self.ranges if f"PARAM_SET {n}=" in c.what}):
             lo, hi = self.ranges[name]
             got = read_param(v, name)
             if not (math.isfinite(got) and lo <= got <= hi):
-                problems.append(f"{name} = {got:g}, outside its range {lo:g}..{hi:g}")
-        return "; ".join(problems) or None
+                problems.append(("stored-out-of-range",
+                                 f"{name} = {got:g}, outside its range {lo:g}..{hi:g}"))
+        return problems
+
+    def _put_back_ranges(self) -> None:
+        assert self.vehicle is not None
+        for name in self.ranges:
+            self.vehicle.set_param(name, self.vehicle.journal[name].original)
 
     # -- the end ---------------------------------------------------------------------------
     def close(self) -> list[str]:

@@ -11,18 +11,23 @@ from typing import Any
 import allure
 
 from drivers.frames import Reproducer
-from suites.security.fuzz_target import PAD
+from suites.security.fuzz_target import PAD, Problem
 from suites.security.strategies import Case
 
 
 @dataclass
 class Failure:
     batch: list[Case]
-    problem: str
+    problem: Problem
 
     @property
     def size(self) -> tuple[int, int]:
         return (sum(len(c.frame) for c in self.batch), len(self.batch))
+
+    @property
+    def subject(self) -> str:
+        """The input as every run names it (see Case.key): the finding's subject."""
+        return " + ".join(c.key for c in self.batch)
 
 
 def relative(path: Path) -> str:
@@ -36,9 +41,11 @@ def safe_name(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text)
 
 
-def save_reproducer(failure: Failure, fuzz: dict[str, Any], nodeid: str, run_dir: Path) -> Path:
+def save_reproducer(
+    failure: Failure, fuzz: dict[str, Any], nodeid: str, run_dir: Path, n: int = 1
+) -> Path:
     rep = Reproducer(
-        problem=failure.problem,
+        problem=failure.problem.text,
         frames_hex=[c.frame.hex() for c in failure.batch],
         descriptions=[f"{c.family}: {c.what}" for c in failure.batch],
         seed=fuzz["seed"],
@@ -46,7 +53,7 @@ def save_reproducer(failure: Failure, fuzz: dict[str, Any], nodeid: str, run_dir
         check=nodeid,
         pad_zeros=len(PAD),
     )
-    path = rep.save(run_dir / "reproducers" / f"{safe_name(nodeid)}.json")
+    path = rep.save(run_dir / "reproducers" / f"{safe_name(nodeid)}-{n}.json")
     allure.attach(
         rep.to_json(), name="fuzz reproducer", attachment_type=allure.attachment_type.JSON
     )

@@ -16,6 +16,7 @@ Three families, each harmless to a correct vehicle and visible if it is not:
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +41,15 @@ class Case:
 
     def __repr__(self) -> str:  # hypothesis prints falsifying examples with this
         return f"Case({self.family}: {self.what}, {self.frame.hex()})"
+
+    @property
+    def key(self) -> str:
+        """What kind of input this is, the same on every run: drawn numbers become `#`, while
+        the values that matter as such (nan, inf) and names (SERIAL1_BAUD) stay."""
+        return f"{self.family}: " + _NUMBER.sub("#", self.what)
+
+
+_NUMBER = re.compile(r"(?<![A-Za-z_])[-+]?\d+(\.\d+)?(e[-+]?\d+)?")
 
 
 @dataclass(frozen=True)
@@ -199,3 +209,44 @@ def cases(t: Target) -> st.SearchStrategy[Case]:
 
 def batches(t: Target, most: int) -> st.SearchStrategy[list[Case]]:
     return st.lists(cases(t), min_size=1, max_size=most)
+
+
+def corpus(t: Target) -> list[Case]:
+    """Single frames sent before the random search, in this order, on every run: the inputs
+    known to have broken autopilots (ArduPilot aborts on DO_SET_MODE with a NaN custom mode),
+    each hostile value in each commanded field, and each way of breaking a frame that would
+    change state. A vehicle with one of these defects fails every run, not by chance."""
+    cmd = M.MAV_MODE_FLAG_CUSTOM_MODE_ENABLED
+    out = [Case("semantic", f"DO_SET_MODE custom mode {v}",
+                t.pack(_command(t, M.MAV_CMD_DO_SET_MODE, [cmd, v, 0, 0, 0, 0, 0])))
+           for v in NONFINITE]  # fmt: skip
+    for v in NONFINITE:
+        p = [0.0] * 7
+        out.append(Case("semantic", f"ARM_DISARM p1 {v}",
+                        t.pack(_command(t, M.MAV_CMD_COMPONENT_ARM_DISARM, [v, *p[1:]]))))
+        out.append(Case("semantic", f"NAV_TAKEOFF alt {v}",
+                        t.pack(_command(t, M.MAV_CMD_NAV_TAKEOFF, [*p[:6], v]))))
+        out.append(Case("semantic", f"DO_CHANGE_SPEED {v}",
+                        t.pack(_command(t, M.MAV_CMD_DO_CHANGE_SPEED, [0.0, v, *p[2:]]))))
+    for name in sorted(t.param_ranges)[:1]:  # one is enough: ranges are the other check's
+        for v in NONFINITE:
+            msg = M.MAVLink_param_set_message(t.sysid, t.compid, name.encode(), v,
+                                              M.MAV_PARAM_TYPE_REAL32)  # fmt: skip
+            out.append(Case("semantic", f"PARAM_SET {name}={v} type {M.MAV_PARAM_TYPE_REAL32}",
+                            t.pack(msg)))  # fmt: skip
+    base = [("DO_SET_MODE", t.pack(_command(t, M.MAV_CMD_DO_SET_MODE,
+                                            [cmd, t.probe_mode, 0, 0, 0, 0, 0]))),
+            (f"PARAM_SET {t.probe_param}", t.pack(M.MAVLink_param_set_message(
+                t.sysid, t.compid, t.probe_param.encode(), t.probe_value,
+                M.MAV_PARAM_TYPE_REAL32)))]  # fmt: skip
+    for name, frame in base:
+        out += [
+            Case("malformed", f"{name}, CRC bit 0 flipped", frames.bad_crc(frame, 0)),
+            Case("malformed", f"{name}, cut to {len(frame) - 3} bytes",
+                 frames.truncate(frame, len(frame) - 3)),
+            Case("malformed", f"{name}, length byte {frames.payload_len(frame) + 5}",
+                 frames.with_length(frame, frames.payload_len(frame) + 5)),
+            Case("malformed", f"{name}, incompat flags 0x04 (CRC valid)",
+                 frames.with_incompat(frame, 0x04)),
+        ]  # fmt: skip
+    return out

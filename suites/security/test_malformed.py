@@ -3,10 +3,13 @@ drops frames with a bad CRC, a wrong length, truncation or unknown incompat flag
 change of state; refuses NaN, infinity and invalid enum values; rejects or clamps an
 out-of-range PARAM_SET; and keeps running, heartbeating and holding its state through all of it.
 
-The fuzz check draws batches of hostile frames with hypothesis (suites/security/strategies.py)
-within the profile's budget (examples, vehicle seconds, restarts). A failure is shrunk to a
-minimal batch and saved in the run folder as a replayable reproducer (frames in hex + seed),
-attached to the report: `python -m drivers.frames replay FILE tcp:127.0.0.1:PORT`.
+The fuzz check first sends a fixed corpus of known-dangerous frames one by one (so a vehicle
+with a known defect fails every run), then draws batches of hostile frames with hypothesis
+(suites/security/strategies.py) within the profile's budget (examples, vehicle seconds,
+restarts), leaving out inputs of a kind that already failed. Each defect (effect x kind of
+input) is its own finding, with its smallest batch saved in the run folder as a replayable
+reproducer (frames in hex + seed), attached to the report:
+`python -m drivers.frames replay FILE tcp:127.0.0.1:PORT`.
 """
 
 from __future__ import annotations
@@ -14,36 +17,54 @@ from __future__ import annotations
 import math
 
 import pytest
-from hypothesis import HealthCheck, Phase, given, seed
+from hypothesis import HealthCheck, Phase, assume, given, seed
 from hypothesis import settings as hypothesis_settings
 from hypothesis.errors import Flaky
 
 from drivers import frames, params
 from drivers.attacks import Peer
+from drivers.errors import DriverError, VehicleError
 from drivers.frames import FrameBuilder
-from suites.security.fuzz_target import PAD, FuzzTarget
+from suites.security.fuzz_target import PAD, FuzzTarget, Problem
 from suites.security.probes import attempt, read_param
 from suites.security.records import Failure, relative, safe_name, save_reproducer
-from suites.security.strategies import Case, batches
+from suites.security.strategies import Case, batches, corpus
 
 
 class BudgetSpent(BaseException):
     """Raised inside the property to stop hypothesis (a BaseException passes through it)."""
 
 
+class MachineryFailed(BaseException):
+    """The fuzzer itself could not go on (a restart or reconnect that failed): the check fails
+    for that reason, never passes on the batches it did send."""
+
+
 @pytest.mark.requirement("ROB-MALFORMED", "ROB-CMD-NONFINITE", "ROB-PARAM-RANGE", "GB42590-4.11")
-def test_fuzzed_frames_change_nothing(request, vehicle_driver, profile, settings, run_dir, measure):
+def test_fuzzed_frames_change_nothing(
+    request, vehicle_driver, profile, settings, run_dir, measure, findings
+):
     # given the vehicle at rest, and the fuzzer's budget from the profile
     fuzz = settings["fuzz"]
     stem = run_dir / "tlogs" / safe_name(request.node.nodeid)
     target = FuzzTarget(vehicle_driver, profile, settings, stem)
-    failures: list[Failure] = []
+    failures: list[Failure] = []  # the corpus's, then the random search's in the order met
+    found: set[str] = set()  # input kinds the vehicle already failed on: not sent again
+
+    def send(batch: list[Case]) -> Problem | None:
+        try:
+            problem = target.run(batch)
+        except (VehicleError, DriverError) as exc:
+            raise MachineryFailed(f"{type(exc).__name__}: {exc}") from exc
+        if problem is not None:
+            failures.append(Failure(batch, problem))
+        return problem
 
     @hypothesis_settings(
         max_examples=fuzz["examples"],
         deadline=None,
         database=None,  # the reproducer file is the record; no .hypothesis folder
-        phases=(Phase.explicit, Phase.generate, Phase.shrink),
+        phases=(Phase.generate, Phase.shrink),
         suppress_health_check=list(HealthCheck),
         report_multiple_bugs=False,
         print_blob=False,
@@ -51,42 +72,66 @@ def test_fuzzed_frames_change_nothing(request, vehicle_driver, profile, settings
     @seed(fuzz["seed"])
     @given(batch=batches(target.target, fuzz["frames_per_example"]))
     def survives(batch: list[Case]) -> None:
-        if target.vehicle_s > fuzz["max_vehicle_s"] or target.restarts > fuzz["max_restarts"]:
+        assume(not any(c.key in found for c in batch))
+        if target.vehicle_s - start_s > fuzz["max_vehicle_s"] or (
+            target.restarts - start_restarts > fuzz["max_restarts"]
+        ):
             raise BudgetSpent
-        problem = target.run(batch)
+        problem = send(batch)
         if problem is not None:
-            failures.append(Failure(batch, problem))
-            raise AssertionError(problem)
+            raise AssertionError(problem.text)
 
-    # when hypothesis sends batches of malformed, hostile and garbage frames (shrinking any
-    # failure to a minimal batch)
-    stopped = "all examples"
+    # when the corpus of known-dangerous frames is sent one by one, then hypothesis sends
+    # batches of malformed, hostile and garbage frames (shrinking a failure to a minimal batch)
+    stopped, machinery = "all examples", None
+    corpus_sent, corpus_failures, start_s, start_restarts = 0, 0, 0.0, 0
     try:
+        for case in corpus(target.target):
+            if send([case]) is not None:
+                found.add(case.key)
+        corpus_sent, corpus_failures = target.examples, len(failures)
+        start_s, start_restarts = target.vehicle_s, target.restarts
         survives()
     except BudgetSpent:
         stopped = "the budget"
+    except MachineryFailed as exc:
+        stopped, machinery = "a harness failure", str(exc)
     except (AssertionError, Flaky):
         stopped = "a failure"
     finally:
         leftovers = target.close()
         for tlog in target.tlogs:  # the run's record of what was sent (the link fixture's way)
             request.node.user_properties.append(("tlog", relative(tlog)))
-    measure.record_value("batches sent", target.examples, "")
+    corpus_sent = corpus_sent or target.examples  # the corpus did not finish: all were its
+    random_sent = target.examples - corpus_sent
+    measure.record_value("corpus frames sent", corpus_sent, "")
+    measure.record_value("random batches sent", random_sent, "")
     measure.record_value("vehicle seconds used", target.vehicle_s, "s")
-    measure.record_value("vehicle restarts (shrinking)", target.restarts, "")
+    measure.record_value("vehicle restarts (after a failure, to go on)", target.restarts, "")
     measure.record_value("largest heartbeat gap while fuzzed", target.worst_gap_s, "s")
-    # then the vehicle came through every batch: heartbeating, same mode, arming and place,
-    # the probe parameter untouched, ranged parameters inside their range
-    if failures:
-        smallest = min(failures, key=lambda f: f.size)
-        path = save_reproducer(smallest, fuzz, request.node.nodeid, run_dir)
-        measure.at_most("batches the vehicle did not come through", len(failures), "", 0)
-        cases = "; ".join(f"{c.family}: {c.what} [{c.frame.hex()}]" for c in smallest.batch)
-        pytest.fail(
-            f"the vehicle did not come through {cases}: {smallest.problem} (the smallest of "
-            f"{len(failures)} failing batches, stopped by {stopped}; reproducer: {path})",
-            pytrace=False,
-        )
+    # then the fuzzer did its work: its machinery held, and the random search ran its minimum
+    if machinery is not None:
+        pytest.fail(f"fuzzer machinery failed after {target.examples} batches: {machinery}",
+                    pytrace=False)  # fmt: skip
+    if not failures:
+        m = measure.at_least("random batches sent", random_sent, "", fuzz["min_examples"])
+        assert m.ok, (f"the fuzzer sent {random_sent} random batches before {stopped} stopped "
+                      f"it; at least {fuzz['min_examples']} are needed for a verdict")  # fmt: skip
+    # and the vehicle came through every batch: heartbeating, same mode, arming and place, the
+    # probe parameter untouched, ranged parameters inside their range
+    # hypothesis replays the shrunk batch last: of the search's failures, that one is the defect
+    defects = failures[:corpus_failures] + failures[corpus_failures:][-1:]
+    lines = []
+    for n, f in enumerate(defects, 1):
+        path = save_reproducer(f, fuzz, request.node.nodeid, run_dir, n)
+        cases = "; ".join(f"{c.family}: {c.what} [{c.frame.hex()}]" for c in f.batch)
+        findings.add(f.problem.kind, f.subject, f"{f.problem.text.splitlines()[0]} after {cases}",
+                     reproducer=relative(path))  # fmt: skip
+        lines.append(f"{f.problem.kind} after {cases}: {f.problem.text} (reproducer: {path})")
+    m = measure.at_most("defects found (distinct inputs)", len(defects), "", 0)
+    assert m.ok, (f"the vehicle did not come through {len(defects)} kind(s) of input "
+                  f"({len(failures)} failing batches; random search stopped by {stopped}):\n"
+                  + "\n".join(lines))  # fmt: skip
     assert not leftovers, "isolation: " + "; ".join(leftovers)
 
 
@@ -121,7 +166,7 @@ def test_malformed_frame_is_dropped(kind, vehicle, probe, profile, measure):
 
 
 @pytest.mark.requirement("ROB-PARAM-RANGE")
-def test_out_of_range_param_set_is_rejected_or_clamped(vehicle, settings, measure):
+def test_out_of_range_param_set_is_rejected_or_clamped(vehicle, settings, measure, findings):
     # given parameters with documented ranges (the profile's param_ranges), journaled so the
     # vehicle fixture puts them back
     wrong: list[str] = []
@@ -146,5 +191,7 @@ def test_out_of_range_param_set_is_rejected_or_clamped(vehicle, settings, measur
                 vehicle.set_param(name, before)  # so the next value is judged on its own
         if kept:
             wrong.append(f"{name} (range {lo:g}..{hi:g}): {', '.join(kept)}")
+            findings.add("stored-out-of-range", name, f"{name} kept {', '.join(kept)} "
+                         f"(range {lo:g}..{hi:g})")  # fmt: skip
     m = measure.at_most("parameters that kept an out-of-range value", len(wrong), "", 0)
     assert m.ok, "; ".join(wrong)

@@ -1,11 +1,18 @@
-"""The key stays secret on the harness's side too (MAV-SIGN-KEY-SECRET): no form of it (raw,
-hex, base64, half of it, the passphrase) is in any artefact of the run: tlogs (SETUP_SIGNING is
-recorded redacted), Allure results, plots, reproducers, the vehicles' logs. It runs last in the
-suite (see conftest.py) so that it sees the other checks' artefacts; the run's JUnit file and
-summary are written after every check, so tests/test_signing.py greps those after a whole run."""
+"""The key stays secret (MAV-SIGN-KEY-SECRET): no form of it (raw, hex, base64, half of it, the
+passphrase) is in any file of the run. Two places, two kinds of finding:
+- the run's shareable artefacts (tlogs, with SETUP_SIGNING recorded redacted; Allure results,
+  plots, reproducers): the key there is skyproof's own defect (origin "harness");
+- the vehicle's own files (SITL's eeprom, dataflash logs, the simulator's log), kept apart in
+  vehicle-files/: the key there is the vehicle's finding (ArduPilot logs @SYS/storage.bin, the
+  key included, when a log starts on arming).
+So that a vehicle with the defect fails every run, the check arms the vehicle once while the key
+is set (where the driver may fly it) before it looks. It runs last in the suite (see
+conftest.py) so that it sees the other checks' artefacts; the run's JUnit file and summary are
+written after every check, so tests/test_signing.py greps those after a whole run."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -15,10 +22,13 @@ from drivers.signing import SigningKey, SigningSession
 from drivers.vehicle import Vehicle
 from suites.security.records import relative, safe_name
 
+ARMED_S = 3.0  # vehicle seconds armed: long enough for a log to start and take its first blocks
+READY_S = 60.0  # vehicle seconds a fresh vehicle may take to pass its pre-arm checks
 
-def scan(folder: Path, key: SigningKey) -> tuple[int, list[str]]:
-    """(files read, where a form of the key was found)."""
-    read, found = 0, []
+
+def scan(folder: Path, key: SigningKey) -> tuple[int, dict[str, list[str]]]:
+    """(files read, {file relative to folder: the key's forms found in it})."""
+    read, found = 0, {}
     for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.is_symlink()):
         try:
             data = path.read_bytes()
@@ -26,18 +36,33 @@ def scan(folder: Path, key: SigningKey) -> tuple[int, list[str]]:
             continue  # removed meanwhile (another worker's temporary file)
         read += 1
         if forms := key.found_in(data):
-            rel = path.relative_to(folder)
-            whose = ", the vehicle's own file" if rel.parts[0] == "vehicles" else ""
-            found.append(f"{rel} ({', '.join(forms)}{whose})")
+            found[path.relative_to(folder).as_posix()] = forms
     return read, found
+
+
+def file_kind(rel: str) -> str:
+    """A file as every run names it: numbers (log indices, restarts) and a folder's restart
+    suffix (`ardupilot-work-2`) left out."""
+    return re.sub(r"-#(?=/)", "", re.sub(r"\d+", "#", rel))
+
+
+def arm_once(vehicle: Vehicle) -> None:
+    """Arm on the ground for a moment and disarm: where a vehicle starts its log."""
+    vehicle.wait_armable(READY_S)
+    vehicle.set_mode("GUIDED")
+    vehicle.arm()
+    vehicle.link.collect(["HEARTBEAT"], ARMED_S)
+    vehicle.disarm()
 
 
 @pytest.mark.requirement("MAV-SIGN-KEY-SECRET", "GB42590-4.11")
 def test_key_is_not_in_the_run_artefacts(
-    request, vehicle_driver, profile, policy, signing_key, run_dir, measure
-):
-    # given a signing session of this check's own on a recorded link, closed again (so its
-    # .tlog, with the SETUP_SIGNING that carried the key, is complete on disk)
+    request, vehicle_driver, profile, policy, signing_key, run_dir, vehicle_files, measure,
+    findings,
+):  # fmt: skip
+    # given a signing session of this check's own on a recorded link, with the vehicle armed
+    # once while its key is set, then closed again (so the .tlog that carried the key is on disk)
+    may_fly = "flight" in vehicle_driver.capabilities
     if policy.install:
         tlog = run_dir / "tlogs" / f"{safe_name(request.node.nodeid)}.tlog"
         gcs = profile.link["gcs"]
@@ -50,18 +75,35 @@ def test_key_is_not_in_the_run_artefacts(
             silence_s=profile.link["silence_s"],
             liveness=vehicle_driver.liveness,
         ) as link:
-            vehicle = Vehicle(link, sysid=vehicle_driver.sysid)
+            vehicle = Vehicle(link, sysid=vehicle_driver.sysid, arming_allowed=may_fly)
             vehicle.connect()
             session = SigningSession(
                 vehicle, signing_key, unsigned_allowed=policy.unsigned_allowed_ids
             )
             session.start()
-            problem = session.stop()
+            try:
+                if may_fly:
+                    arm_once(vehicle)
+            finally:
+                problem = session.stop()
         request.node.user_properties.append(("tlog", relative(tlog)))
         assert problem is None, problem
-    # when every file of the run so far is searched for the key in every form
-    read, found = scan(run_dir, signing_key)
-    # then it is in none of them
-    measure.record_value("artefacts searched", read, "files")
-    m = measure.at_most("artefacts holding the key", len(found), "files", 0)
-    assert m.ok, "the signing key is in: " + "; ".join(found)
+    measure.record_value("armed once with the key set", int(policy.install and may_fly), "")
+    # when every file of the run and every file of the vehicles is searched for every form
+    read_run, in_run = scan(run_dir, signing_key)
+    read_vehicle, in_vehicle = scan(vehicle_files, signing_key)
+    # then the key is in none of them
+    for rel, forms in in_vehicle.items():
+        below_worker = rel.partition("/")[2] or rel  # gw0/, master/: how the run was split
+        findings.add("key-in-vehicle-files", file_kind(below_worker),
+                     f"the vehicle's own file {rel} holds the key ({', '.join(forms)})",
+                     origin="vehicle", file=relative(vehicle_files / rel))  # fmt: skip
+    for rel, forms in in_run.items():
+        findings.add("key-in-harness-artefact", file_kind(rel),
+                     f"skyproof's artefact {rel} holds the key ({', '.join(forms)})",
+                     origin="harness", file=relative(run_dir / rel))  # fmt: skip
+    measure.record_value("run artefacts searched", read_run, "files")
+    measure.record_value("vehicle files searched", read_vehicle, "files")
+    leaks = [f"{rel} ({', '.join(forms)})" for rel, forms in {**in_run, **in_vehicle}.items()]
+    m = measure.at_most("files holding the key", len(leaks), "files", 0)
+    assert m.ok, "the signing key is in: " + "; ".join(leaks)

@@ -1,0 +1,169 @@
+"""Findings are the unit of verdict: one per defect with a stable signature; waivers accept
+findings one at a time, never a whole check; a WAIVED check keeps its whole failure text; a
+stale or expired waiver says so; the vehicle's identity and own files travel with the run."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import pytest
+import yaml
+
+from reports.findings import check_name, signature
+from reports.results import ResultsCollector, verdict
+from tests.run_pytest import ROOT, Run, run_pytest, write_profile
+
+FUZZ = "suites/security/test_malformed.py::test_fuzzed_frames_change_nothing"
+RANGES = "suites/security/test_malformed.py::test_out_of_range_param_set_is_rejected_or_clamped"
+SECRECY = "suites/security/test_secrecy.py::test_key_is_not_in_the_run_artefacts"
+NAN_MODE = "security/test_fuzzed_frames_change_nothing: vehicle-died: semantic: DO_SET_MODE custom mode nan"  # noqa: E501
+
+
+# ---- signatures and outcomes, from reports alone ----------------------------------------------
+def test_a_signature_names_the_check_and_the_defect_never_the_file_or_figures():
+    nodeid = "suites/link/test_degraded.py::test_x[burst_loss]"
+    assert check_name(nodeid) == "link/test_x[burst_loss]"
+    assert signature(RANGES, "stored-out-of-range", "LAND_SPEED") == (
+        "security/test_out_of_range_param_set_is_rejected_or_clamped: stored-out-of-range: "
+        "LAND_SPEED")
+    assert signature(FUZZ, "failed") == "security/test_fuzzed_frames_change_nothing: failed"
+
+
+def _report(when: str, outcome: str, **extra: object) -> SimpleNamespace:
+    return SimpleNamespace(nodeid="suites/x/test_a.py::test_a", when=when, outcome=outcome,
+                           passed=outcome == "passed", skipped=outcome == "skipped",
+                           failed=outcome == "failed", duration=0.1, user_properties=[],
+                           longrepr=extra.pop("longrepr", "boom"), **extra)  # fmt: skip
+
+
+@pytest.mark.parametrize(("phases", "outcome"), [
+    ([("setup", "passed"), ("call", "skipped", {"wasxfail": "WAIVED ..."}),
+      ("teardown", "failed")], "error"),  # a waived check whose teardown errs is never PASS
+    ([("setup", "passed"), ("call", "failed"), ("teardown", "failed")], "failed"),
+    ([("setup", "passed")], "interrupted"),  # cut off: never counted as passed
+    ([("setup", "skipped", {"longrepr": ("f", 1, "Skipped: no radio")})], "skipped"),
+    ([("setup", "passed"), ("call", "passed"), ("teardown", "passed")], "passed"),
+])  # fmt: skip
+def test_a_check_ends_with_the_outcome_of_its_worst_phase(phases, outcome):
+    collector = ResultsCollector()
+    for when, result, *extra in phases:
+        collector.add(_report(when, result, **(extra[0] if extra else {})))
+    (check,) = collector.to_dict({})["checks"]
+    assert check["outcome"] == outcome
+
+
+@pytest.mark.parametrize(("counts", "exit_status", "word"), [
+    ({"passed": 3}, 0, "PASS"),
+    ({"passed": 3, "waived": 1}, 0, "PASS"),
+    ({"passed": 3, "failed": 1}, 1, "FAIL"),
+    ({"passed": 2, "error": 1}, 1, "ERROR"),
+    ({"passed": 2, "interrupted": 1}, 2, "INCOMPLETE"),
+    ({"skipped": 5}, 0, "NO CHECKS"),  # every check skipped is not PASS
+    ({}, 5, "NO CHECKS"),
+    ({"passed": 3}, 1, "FAIL"),  # e.g. a stale waiver under strict_waivers
+])  # fmt: skip
+def test_the_run_verdict_is_never_pass_without_a_passing_check(counts, exit_status, word):
+    assert verdict(counts, exit_status) == word
+
+
+# ---- runs against the simulator ----------------------------------------------------------------
+def _run(tmp_path, name: str, faults: list[str], *args: str, waivers=(), extra: str = "") -> Run:
+    body = f"name: {name}\nvehicle:\n  faults: [{', '.join(faults)}]\n{extra}"
+    if waivers:
+        body += yaml.safe_dump({"waivers": list(waivers)}, sort_keys=False, width=200)
+    profile = write_profile(tmp_path / f"{name}.yaml", body)
+    return run_pytest(*args, "--profile", str(profile), report_dir=tmp_path / name)
+
+
+def _gate_waivers() -> list[dict]:
+    """The gate profile's own waivers: its signatures must be the ones the harness produces."""
+    data = yaml.safe_load((ROOT / "profiles" / "gate.yaml").read_text())
+    return [{**w, "expires": str(w["expires"])} for w in data["waivers"]]
+
+
+def test_the_gate_waives_one_crash_and_still_fails_on_another(tmp_path):
+    # given the gate profile's waivers on a simulator that crashes on two different inputs
+    run = _run(tmp_path, "two-crashes", ["crash_on_nan_mode", "crash_on_nan_param_set"], FUZZ,
+               waivers=_gate_waivers())  # fmt: skip
+    # then the run fails: one finding is waived, the other is new and open
+    assert run.code == 1, run.output[-3000:]
+    results = run.results
+    assert run.outcomes() == {"test_fuzzed_frames_change_nothing": "failed"}
+    by_sig = {f["signature"]: f for f in results["findings"]}
+    assert by_sig[NAN_MODE]["waiver"]["reason"].startswith("ArduPilot SITL aborts")
+    (other,) = [f for s, f in by_sig.items() if s != NAN_MODE]
+    assert other["waiver"] is None and "PARAM_SET FS_GCS_TIMEOUT=nan" in other["signature"]
+    assert other["kind"] == "vehicle-died" and other["evidence"]["reproducer"].endswith(".json")
+    assert other["evidence"]["vehicle"]["autopilot"] == "ARDUPILOTMEGA"
+    assert "flight_sw_version" in results["vehicle_identity"]
+    # and the vehicle's own files (its logs) live apart from the shareable run folder
+    assert not (run.run_dir / "vehicles").exists()
+    assert list((run.report_dir / "vehicle-files" / run.run_dir.name).glob("*/sim-*.log"))
+
+
+def test_a_check_whose_findings_are_all_waived_is_waived_and_keeps_its_evidence(tmp_path):
+    # given only the waived crash
+    run = _run(tmp_path, "one-crash", ["crash_on_nan_mode"], FUZZ, waivers=_gate_waivers())
+    # then the gate passes, and every report still says what was found and measured
+    assert run.code == 0, run.output[-3000:]
+    (check,) = run.results["checks"]
+    assert check["outcome"] == "waived"
+    assert "until 2027-03-31" in check["message"]
+    assert "vehicle-died after semantic: DO_SET_MODE custom mode nan" in check["message"]
+    assert any(m["name"] == "defects found (distinct inputs)" and m["value"] == 1
+               for m in check["measurements"])  # fmt: skip
+    summary = (run.run_dir / "summary.md").read_text()
+    assert "verdict: PASS" in summary and "| WAIVED |" in summary
+    assert "DO_SET_MODE custom mode nan" in summary and "defects found" in summary
+    junit = (run.run_dir / "junit.xml").read_text()
+    assert "vehicle-died after semantic: DO_SET_MODE custom mode nan" in junit
+    allure = [json.loads(p.read_text()) for p in
+              (run.run_dir / "allure-results").glob("*-result.json")]  # fmt: skip
+    (result,) = [r for r in allure if r["name"] == "test_fuzzed_frames_change_nothing"]
+    assert "DO_SET_MODE custom mode nan" in result["statusDetails"]["message"]
+    # and the gate's other waivers matched nothing here: stale, and said so
+    states = {w["finding"]: w["state"] for w in run.results["waivers"]}
+    assert states[NAN_MODE] == "applied" and list(states.values()).count("stale") == 2
+
+
+def test_each_parameter_stored_out_of_range_is_its_own_finding(tmp_path):
+    waiver = {"finding": "security/test_out_of_range_param_set_is_rejected_or_clamped: "
+              "stored-out-of-range: FS_GCS_TIMEOUT", "reason": "known", "expires": "2099-01-01"}
+    expired = {**waiver, "finding": waiver["finding"].replace("FS_GCS_TIMEOUT", "LAND_SPEED"),
+               "expires": "2020-01-01"}
+    run = _run(tmp_path, "ranges", ["param_range_unchecked"], RANGES, waivers=[waiver, expired])
+    assert run.code == 1, run.output[-3000:]
+    found = {f["signature"].rsplit(": ", 1)[1]: f for f in run.results["findings"]}
+    assert set(found) == {"FS_GCS_TIMEOUT", "WPNAV_SPEED", "LAND_SPEED"}
+    assert found["FS_GCS_TIMEOUT"]["waiver"] and not found["WPNAV_SPEED"]["waiver"]
+    assert found["LAND_SPEED"]["waiver"] is None  # expired: no longer applies, and says so
+    assert found["LAND_SPEED"]["expired_waiver"]["expires"] == "2020-01-01"
+    states = {w["finding"].rsplit(": ", 1)[1]: w["state"] for w in run.results["waivers"]}
+    assert states == {"FS_GCS_TIMEOUT": "applied", "LAND_SPEED": "expired"}
+    assert "waiver for" in run.output and "expired 2020-01-01: not applied" in run.output
+
+
+def test_a_stale_waiver_fails_the_run_when_waivers_are_strict(tmp_path):
+    stale = {"finding": "basic/test_heartbeat_rate: failed", "reason": "fixed long ago",
+             "expires": "2099-01-01"}
+    check = "suites/basic/test_heartbeat.py::test_heartbeat_rate"
+    lenient = _run(tmp_path, "lenient", [], check, waivers=[stale])
+    assert lenient.code == 0, lenient.output[-3000:]
+    assert lenient.results["waivers"][0]["state"] == "stale"
+    assert "matched no finding (stale): basic/test_heartbeat_rate: failed" in lenient.output
+    strict = _run(tmp_path, "strict", [], check, "--strict-waivers", waivers=[stale])
+    assert strict.code == 1 and strict.results["verdict"] == "FAIL", strict.output[-3000:]
+    assert "| `basic/test_heartbeat_rate: failed` | stale |" in (
+        strict.run_dir / "summary.md").read_text()
+
+
+def test_the_key_in_the_vehicles_own_log_is_a_vehicle_finding(tmp_path):
+    # given a vehicle that writes its key into its own log when it arms (as ArduPilot does)
+    run = _run(tmp_path, "key-in-log", ["key_in_log"], SECRECY)
+    assert run.code == 1, run.output[-3000:]
+    (finding,) = run.results["findings"]
+    assert finding["signature"] == (
+        "security/test_key_is_not_in_the_run_artefacts: key-in-vehicle-files: sim-#.log")
+    assert finding["origin"] == "vehicle"
+    assert "the signing key is in:" in finding["evidence"]["message"]
