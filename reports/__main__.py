@@ -1,6 +1,6 @@
 """`python -m reports`: what can be done with finished runs, from their results alone.
 
-    python -m reports RUN_DIR                      rebuild RUN_DIR/summary.md from results.json
+    python -m reports RUN_DIR                      rebuild RUN_DIR's summary.md and report.html
     python -m reports history                      list the runs recorded in the history
     python -m reports compare A B [--fail-on new]  compare two runs (folders or history ids)
     python -m reports merge DIR... --out DIR       merge a run's shards into one run
@@ -104,7 +104,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _rebuild(argv: list[str]) -> int:
-    from reports.summary import build_summary
+    from reports.publish import publish
 
     if len(argv) != 1:
         print("usage: python -m reports RUN_DIR | {history,compare,merge} ...", file=sys.stderr)
@@ -112,7 +112,7 @@ def _rebuild(argv: list[str]) -> int:
     run = Path(argv[0])
     try:
         results = _read_run(run)
-        (run / "summary.md").write_text(build_summary(results), encoding="utf-8")
+        publish(run, results)  # not recorded again: the run is in the history already
     except (UsageError, OSError) as exc:
         print(f"reports: {exc}", file=sys.stderr)
         return 2

@@ -5,6 +5,9 @@ stale or expired waiver says so; the vehicle's identity and own files travel wit
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -167,3 +170,32 @@ def test_the_key_in_the_vehicles_own_log_is_a_vehicle_finding(tmp_path):
         "security/test_key_is_not_in_the_run_artefacts: key-in-vehicle-files: sim-#.log")
     assert finding["origin"] == "vehicle"
     assert "the signing key is in:" in finding["evidence"]["message"]
+
+
+def test_a_finding_new_since_the_baseline_is_named_and_fails_compare(tmp_path):
+    # given a good run recorded in a history, then the same profile on a vehicle that ignores
+    # parameter writes, run with --baseline against that history
+    history = tmp_path / "history.sqlite"
+    check = "suites/basic/test_params.py::test_param_round_trip"
+    profile = write_profile(tmp_path / "p.yaml", "name: baseline\n")
+    good = run_pytest(check, "--profile", str(profile), "--history", str(history),
+                      report_dir=tmp_path / "good")  # fmt: skip
+    assert good.code == 0, good.output[-3000:]
+    write_profile(profile, "name: baseline\nvehicle:\n  faults: [param_writes_ignored]\n")
+    bad = run_pytest(check, "--profile", str(profile), "--history", str(history), "--baseline",
+                     report_dir=tmp_path / "bad")  # fmt: skip
+    # then the run names the finding as new, in results.json, summary.md and compare.md
+    assert bad.code == 1, bad.output[-3000:]
+    new = "basic/test_param_round_trip: failed"
+    assert bad.results["baseline"]["new"] == [new] and "1 new, 0 fixed" in bad.output
+    assert f"| `{new}` | vehicle | open (new) |" in (bad.run_dir / "summary.md").read_text()
+    assert new in (bad.run_dir / "compare.md").read_text()
+    # and the gate command fails on it, but not on a run compared with itself
+    def gate(a: Path, b: Path) -> int:
+        cmd = [sys.executable, "-m", "reports", "compare", str(a), str(b), "--fail-on", "new",
+               "--history", str(history), "--out", str(tmp_path / "c.md")]  # fmt: skip
+        return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True).returncode
+
+    assert gate(good.run_dir, bad.run_dir) == 1
+    assert gate(bad.run_dir, bad.run_dir) == 0
+    assert gate(bad.run_dir, good.run_dir) == 0  # a fixed finding is no reason to fail
