@@ -16,29 +16,65 @@ from drivers.vehicle import Vehicle
 class Probe:
     t: float  # vehicle time the probe was sent
     rtt_s: float | None  # None: no answer within the timeout
+    tc1_ns: int | None = None  # TIMESYNC only: the clock the vehicle answered with
 
 
-def timesync(vehicle: Vehicle, count: int, interval_s: float, timeout_s: float) -> list[Probe]:
-    """TIMESYNC requests (tc1 = 0, ts1 = our send time); the answer echoes ts1 and fills tc1."""
-    link, probes = vehicle.link, []
-    for _ in range(count):
-        sent = link.clock.now()
-        ts1 = int(sent * 1e9) + len(probes) + 1  # unique per probe, nanoseconds as the spec has it
-        try:
-            got = link.request(
-                link.mav.timesync_encode(0, ts1),
-                "a TIMESYNC answer",
-                ["TIMESYNC"],
-                lambda m, ts1=ts1: (
-                    m.tc1 != 0 and m.ts1 == ts1 and m.get_srcSystem() == vehicle.sysid
-                ),
-                timeout_s=timeout_s,
-            )
-            probes.append(Probe(sent, got.t - sent))
-        except WaitTimeout:
-            probes.append(Probe(sent, None))
-        link.elapse(max(0.0, interval_s - (link.clock.now() - sent)))
-    return probes
+class Timesyncs(list[Probe]):
+    """TIMESYNC probes, and how many vehicle answers echoed none of their ts1 values."""
+
+    unechoed: int = 0
+
+
+def timesync(vehicle: Vehicle, count: int, interval_s: float, timeout_s: float) -> Timesyncs:
+    """TIMESYNC requests (tc1 = 0, ts1 = our send time); the answer echoes ts1 and fills tc1
+    with the vehicle's own clock (ns). A vehicle answer (tc1 != 0) that echoes none of our
+    ts1 values is counted in `unechoed`."""
+    link, out = vehicle.link, Timesyncs()
+    sent_ts1: set[int] = set()
+    with link.subscribe(["TIMESYNC"]) as answers:
+        for _ in range(count):
+            sent = link.clock.now()
+            ts1 = int(sent * 1e9) + len(out) + 1  # unique per probe, ns as the spec has it
+            sent_ts1.add(ts1)
+            try:
+                got = link.request(
+                    link.mav.timesync_encode(0, ts1),
+                    "a TIMESYNC answer",
+                    ["TIMESYNC"],
+                    lambda m, ts1=ts1: (
+                        m.tc1 != 0 and m.ts1 == ts1 and m.get_srcSystem() == vehicle.sysid
+                    ),
+                    timeout_s=timeout_s,
+                )
+                out.append(Probe(sent, got.t - sent, got.msg.tc1))
+            except WaitTimeout:
+                out.append(Probe(sent, None))
+            link.elapse(max(0.0, interval_s - (link.clock.now() - sent)))
+        while (got := answers.get(0.0)) is not None:
+            m = got.msg
+            if m.get_srcSystem() == vehicle.sysid and m.tc1 != 0 and m.ts1 not in sent_ts1:
+                out.unechoed += 1
+    return out
+
+
+def clock_disagreement_s(probes: list[Probe]) -> float:
+    """How far the vehicle's TIMESYNC clock (tc1) strays from the vehicle time that passed.
+
+    Between the first answered probe and each later one, the vehicle's clock moved on by at
+    least (sent_i - answered_0) and at most (answered_i - sent_0) vehicle seconds; tc1 must
+    have moved on by as much. Returns the worst distance outside that window (0.0: every
+    answer agrees; inf: fewer than two answers to compare)."""
+    answered = [p for p in probes if p.rtt_s is not None and p.tc1_ns is not None]
+    if len(answered) < 2:
+        return float("inf")
+    first = answered[0]
+    worst = 0.0
+    for p in answered[1:]:
+        moved = (p.tc1_ns - first.tc1_ns) / 1e9
+        low = p.t - (first.t + first.rtt_s)
+        high = p.t + p.rtt_s - first.t
+        worst = max(worst, low - moved, moved - high)
+    return worst
 
 
 def command_round_trips(
@@ -99,3 +135,26 @@ def observe(link: Link, sysid: int, compid: int, duration_s: float) -> Window:
 def percentile(values: list[float], q: float) -> float:
     """The q-th percentile (0..100) of what was measured; inf when nothing answered."""
     return float(np.percentile(values, q, method="higher")) if values else float("inf")
+
+
+def percentile_figure(values: list[float], q: float) -> tuple[str, float]:
+    """(label, value) of the q-th percentile, named for what it is: with method "higher" the
+    q-th percentile of fewer than 1 / (1 - q/100) + 1 values is the largest of them (20 probes
+    make a "p95" that is the maximum), so then the label says "max"."""
+    n = len(values)
+    if n and math.ceil(q / 100 * (n - 1)) >= n - 1:
+        return "max", percentile(values, q)
+    return f"p{q:g}", percentile(values, q)
+
+
+def settle(link: Link, timeout_s: float) -> None:
+    """Wait until every sender seen on `link` has sent one more frame (at most `timeout_s`
+    vehicle seconds): a frame lost on the way is only counted, from the gap in `seq`, when
+    its sender's next frame arrives, so a figure of loss taken at once misses the latest
+    losses of slow senders (a 1 Hz radio, the Remote ID component)."""
+    before = {key: s.received for key, s in list(link.stats.streams.items())}
+    end = link.clock.now() + timeout_s
+    while link.clock.now() < end:
+        if all(link.stats.streams[k].received > n for k, n in before.items()):
+            return
+        link.elapse(min(0.1, max(0.0, end - link.clock.now())))

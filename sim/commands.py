@@ -25,6 +25,7 @@ FORCE_ARM = 21196
 FORCE_REBOOT = 20190226
 DUPLICATE_WINDOW_S = 5.0  # vehicle seconds a retransmission is matched to its first answer
 SLOW_ACK_S = 0.8  # fault slow_command_ack: the ACK leaves this much vehicle time late
+TAKEOFF_OVERSHOOT_M = 1.5  # fault takeoff_overshoots: just outside a 1 m altitude tolerance
 
 
 @dataclass
@@ -140,7 +141,10 @@ def _arm(sim: Sim, cmd: Cmd) -> int:
 
 @handles(M.MAV_CMD_NAV_TAKEOFF)
 def _takeoff(sim: Sim, cmd: Cmd) -> int:
-    return sim.vehicle.takeoff(cmd.p[6])[0]
+    alt = cmd.p[6]
+    if sim.faults.on("takeoff_overshoots"):
+        alt += TAKEOFF_OVERSHOOT_M  # known-bad: levels off just above the asked altitude
+    return sim.vehicle.takeoff(alt)[0]
 
 
 @handles(M.MAV_CMD_NAV_LAND)

@@ -178,13 +178,18 @@ class Sim:
     def on_timesync(self, link: Link, msg: MAVLinkMessage) -> None:
         if msg.tc1 != 0:
             return
+        ts1 = msg.ts1
+
+        def answer() -> None:  # tc1: the vehicle's clock when the answer leaves, in ns
+            tc1 = int(self.vehicle.time_boot * 1e9)
+            if self.faults.on("timesync_tc1_in_us"):
+                tc1 //= 1000  # known-bad: microseconds where nanoseconds belong
+            self.send(link, M.MAVLink_timesync_message(tc1, ts1))
+
         if self.faults.on("slow_timesync"):
-            ts1 = msg.ts1  # tc1 is the vehicle's time when the late answer leaves
-            self.later(SLOW_TIMESYNC_S, lambda: self.send(link, M.MAVLink_timesync_message(
-                int(self.vehicle.time_boot * 1e9), ts1)))
+            self.later(SLOW_TIMESYNC_S, answer)
             return
-        ns = int(self.vehicle.time_boot * 1e9)
-        self.send(link, M.MAVLink_timesync_message(ns, msg.ts1))
+        answer()
 
     def later(self, delay_s: float, action: Callable[[], None]) -> None:
         """Run `action` after `delay_s` of vehicle time (at the start of a physics step)."""

@@ -1,8 +1,10 @@
 """Failsafes, ArduPilot Copter style, all timed in vehicle seconds.
 
-GCS: a GCS is any sender with compid 190 (MAV_COMP_ID_MISSIONPLANNER) or a HEARTBEAT of
-type GCS. FS_GCS_ENABLE: 0 off; 1 RTL; 2 RTL (keeps flying AUTO); 3 RTL (no SmartRTL here);
-4 LAND; 5 LAND; 6 RTL; 7 BRAKE. Landed and armed: disarm. Fires only once a GCS was seen.
+GCS: as ArduPilot (GCS_MAVLINK::handle_heartbeat), only a HEARTBEAT from system SYSID_MYGCS
+counts as the ground station's; other systems' heartbeats do not hold the failsafe off. The
+failsafe clears on the GCS's next heartbeat ("GCS Failsafe Cleared"). FS_GCS_ENABLE: 0 off;
+1 RTL; 2 RTL (keeps flying AUTO); 3 RTL (no SmartRTL here); 4 LAND; 5 LAND; 6 RTL; 7 BRAKE.
+Landed and armed: disarm. Fires only once a GCS was seen.
 Battery: voltage < BATT_LOW_VOLT for BATT_LOW_TIMER s, or remaining mAh < BATT_LOW_MAH;
 FS_BATT_ENABLE 0 warn, 1 LAND, 2 RTL; latched until reboot.
 Fence: FENCE_ACTION 0 report, 1 RTL (LAND if RTL impossible), 2 LAND, 3 RTL, 4 BRAKE, 5 RTL.
@@ -25,6 +27,11 @@ M = mavlink
 GCS_ACTIONS = {1: modes.RTL, 2: modes.RTL, 3: modes.RTL, 4: modes.LAND, 5: modes.LAND,
                6: modes.RTL, 7: modes.BRAKE}
 LATE_S = 5.0  # fault gcs_failsafe_late: this much later than FS_GCS_TIMEOUT
+# faults gcs_failsafe_early / _slightly_late: the timeout used, as a share of FS_GCS_TIMEOUT.
+# A skyproof profile accepts FS_GCS_TIMEOUT +- 1 s (20 % of the default 5 s); these are 1.8 s
+# off at 5 s: outside that by more than the half heartbeat a check can resolve.
+EARLY_SHARE = 0.64
+SLIGHTLY_LATE_SHARE = 1.36
 BATT_ACTIONS = {1: modes.LAND, 2: modes.RTL}
 FENCE_ACTIONS = {1: modes.RTL, 2: modes.LAND, 3: modes.RTL, 4: modes.BRAKE, 5: modes.RTL}
 GPS_ACTIONS = {1: modes.LAND, 2: modes.ALT_HOLD}
@@ -48,7 +55,15 @@ class Failsafes:
         self.fence_breach_time = 0
 
     def on_heartbeat(self, link: Link, msg: MAVLinkMessage) -> None:
-        if msg.type == M.MAV_TYPE_GCS or msg.get_srcComponent() == M.MAV_COMP_ID_MISSIONPLANNER:
+        if self.sim.faults.on("gcs_failsafe_any_heartbeat"):
+            # known-bad: any ground station (or anything that claims to be one) feeds the timer
+            ours = (
+                msg.type == M.MAV_TYPE_GCS
+                or msg.get_srcComponent() == M.MAV_COMP_ID_MISSIONPLANNER
+            )
+        else:
+            ours = msg.get_srcSystem() == self.sim.params.get_int("SYSID_MYGCS")
+        if ours:
             self.last_gcs = self.sim.clock.now
 
     def tick(self) -> None:
@@ -79,8 +94,14 @@ class Failsafes:
         timeout = sim.params["FS_GCS_TIMEOUT"]
         if sim.faults.on("gcs_failsafe_late"):
             timeout += LATE_S
+        if sim.faults.on("gcs_failsafe_early"):
+            timeout *= EARLY_SHARE
+        if sim.faults.on("gcs_failsafe_slightly_late"):
+            timeout *= SLIGHTLY_LATE_SHARE
         lost = sim.clock.now - self.last_gcs > timeout
         silent = sim.faults.on("failsafe_silent")  # fault: acts, never says so
+        if active and not lost and sim.faults.on("gcs_failsafe_never_clears"):
+            return  # known-bad: the failsafe stays latched, so the next loss is not handled
         if active and not lost:
             v.failsafe.discard("gcs")
             if not silent:

@@ -10,7 +10,7 @@ from collections import deque
 from typing import TYPE_CHECKING
 
 from sim.mav import MAVLinkMessage, mavlink
-from sim.params import DEFS, NAMES
+from sim.params import DEFS, NAMES, REAL32
 
 if TYPE_CHECKING:
     from sim.core import Sim
@@ -25,10 +25,11 @@ def _name(raw: str | bytes) -> str:
     return raw.split("\0", 1)[0]
 
 
-def param_value(sim: Sim, name: str) -> MAVLinkMessage:
+def param_value(sim: Sim, name: str, ptype: int | None = None) -> MAVLinkMessage:
     d = DEFS[name]
     return mavlink.MAVLink_param_value_message(
-        name.encode(), float(sim.params[name]), d.ptype, len(NAMES), NAMES.index(name)
+        name.encode(), float(sim.params[name]), d.ptype if ptype is None else ptype, len(NAMES),
+        NAMES.index(name),
     )
 
 
@@ -84,13 +85,18 @@ class ParamProtocol:
             return  # ArduPilot stays silent on unknown names
         if self.sim.faults.on("crash_on_nan_param_set") and math.isnan(msg.param_value):
             self.sim.crash(f"PARAM_SET {name} with a NaN value")
-        if self.sim.faults.on("param_range_unchecked") and math.isfinite(msg.param_value):
-            self.sim.params.values[name] = float(msg.param_value)  # known-bad: no range check
+        value = msg.param_value
+        if self.sim.faults.on("param_float_rounded") and DEFS[name].ptype == REAL32:
+            value = float(round(value))  # known-bad: a float parameter stored as an integer
+        if self.sim.faults.on("param_range_unchecked") and math.isfinite(value):
+            self.sim.params.values[name] = float(value)  # known-bad: no range check
         elif not self.sim.faults.on("param_writes_ignored"):
             # A rejected value (NaN, out of range) leaves the old one; the echo shows it.
-            self.sim.params.set(name, msg.param_value)
+            self.sim.params.set(name, value)
+        # known-bad param_echo_wrong_type: the echo claims REAL32 (reads keep the right type)
+        echo_type = REAL32 if self.sim.faults.on("param_echo_wrong_type") else None
         # ArduPilot sends the new value on every link, so all GCSs stay in step.
-        self.sim.broadcast(param_value(self.sim, name))
+        self.sim.broadcast(param_value(self.sim, name, echo_type))
 
     def tick(self) -> None:
         for _ in range(min(LIST_PER_STEP, len(self.pending))):

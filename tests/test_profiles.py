@@ -262,7 +262,8 @@ def test_defaults_fill_present_objects_and_an_empty_suite(write):
     assert profile.link == {"silence_s": 10, "gcs": {"sysid": 255, "compid": 190}}
     assert profile.suites["basic"] == {
         "sample_s": 10, "heartbeat_hz": [0.8, 1.2], "max_gap_s": 2.0,
-        "param_roundtrip": {"name": "RTL_ALT", "value": 2500}, "ready_timeout_s": 60,
+        "param_roundtrip": {"name": "RTL_ALT", "value": 2500},
+        "param_float": {"name": "WPNAV_SPEED", "value": 123.45}, "ready_timeout_s": 60,
         "takeoff_alt_m": 10, "alt_tolerance_m": 1.0, "climb_timeout_s": 30, "land_timeout_s": 60}
     assert (profile.requirements, profile.waivers) == ([], [])
 

@@ -27,7 +27,7 @@ def test_a_waived_failure_is_reported_waived_and_an_expired_waiver_is_not(tmp_pa
         "  - {finding: 'basic/test_param_round_trip: failed', reason: known finding,"
         " expires: 2099-01-01}\n"
     )
-    check = "suites/basic/test_params.py"
+    check = "suites/basic/test_params.py::test_param_round_trip"
     waived = write_profile(tmp_path / "w.yaml", body)
     run = run_pytest(check, "--profile", str(waived), report_dir=tmp_path / "r")
     assert run.code == 0, run.output[-2000:]

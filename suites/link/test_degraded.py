@@ -7,7 +7,7 @@ import pytest
 
 from drivers import mission
 from drivers.impairment import Impairment
-from drivers.link_quality import command_round_trips, observe, percentile
+from drivers.link_quality import command_round_trips, observe, percentile_figure, settle
 
 
 def impairment(scenario: dict) -> Impairment:
@@ -27,7 +27,8 @@ def test_commands_are_acknowledged_on_a_degraded_link(proxy, vehicle, settings, 
     rtts = [p.rtt_s for p in probes if p.rtt_s is not None]
     late = [p for p in probes if p.rtt_s is None or p.rtt_s > bound]
     m = measure.at_most(f"commands not acknowledged within {bound:g} s", len(late), "", 0)
-    measure.record_value("command round trip p95, resends included", percentile(rtts, 95), "s")
+    label, value = percentile_figure(rtts, 95)  # "max" when too few probes for a p95
+    measure.record_value(f"command round trip {label}, resends included", value, "s")
     measure.record_value("slowest acknowledged command", max(rtts, default=float("nan")), "s")
     assert m.ok, f"{m} (of {len(probes)})"
 
@@ -80,7 +81,13 @@ def test_telemetry_degrades_no_more_than_the_link(proxy, vehicle, settings, scen
     before = (down.dropped + down.corrupted, stats.total_lost)
     # when we watch the vehicle for sample_s
     window = observe(vehicle.link, vehicle.sysid, vehicle.compid, settings["sample_s"])
+    # (the impairment ends with the window; a frame lost near its end shows as a gap in `seq`
+    # only when its sender's next frame arrives, up to a second later for a 1 Hz sender, so
+    # wait for one more frame from every sender before comparing the counts: otherwise the
+    # proxy's count runs ahead and the difference comes out negative)
+    proxy.clear()
     injected = down.dropped + down.corrupted - before[0]
+    settle(vehicle.link, timeout_s=5.0)
     seen = stats.total_lost - before[1]  # every sender behind the proxy, not just the autopilot
     # then each stream keeps its rate less the injected loss, and the loss seen in sequence
     # numbers is the loss the proxy made (a vehicle that skips frames shows more)
@@ -93,7 +100,7 @@ def test_telemetry_degrades_no_more_than_the_link(proxy, vehicle, settings, scen
         "frames lost beyond what the proxy dropped",
         seen - injected,
         "frames",
-        max(3, 0.02 * (window.received + window.lost)),  # frames in flight at the window's ends
+        max(3, 0.02 * (window.received + window.lost)),  # slack: 2 % of the frames, >= 3
     )
     failed = [m for m in [*rates, extra] if not m.ok]
     assert not failed, "; ".join(map(str, failed))
