@@ -270,10 +270,10 @@ def vehicle_driver(
         and pytestconfig.getoption("--props-off")
     ):
         driver.allow_flight()
-    driver.start()
+    url = driver.start()
     try:
         silence, baud = profile.link["silence_s"], getattr(driver, "baud", 115200)
-        before = _identify(driver, silence, baud, pytestconfig, cfg.get("hardware"))
+        before = _identify(driver, url, silence, baud, pytestconfig, cfg.get("hardware"))
         if before is None:
             yield driver
             return
@@ -288,12 +288,12 @@ def vehicle_driver(
 
 
 def _identify(
-    driver: Any, silence_s: float, baud: int, config: pytest.Config, hardware: bool
+    driver: Any, url: str, silence_s: float, baud: int, config: pytest.Config, hardware: bool
 ) -> dict[str, float] | None:
     """Ask the vehicle who it is (the evidence of every finding), and on hardware snapshot its
     parameters; a vehicle that does not answer here fails the checks that need it instead."""
     try:
-        link, v = bench.open_vehicle(driver.url, driver.sysid, silence_s, baud)
+        link, v = bench.open_vehicle(url, driver.sysid, silence_s, baud)
     except VehicleError:
         if hardware:
             raise  # never run on a bench vehicle whose parameters could not be saved
@@ -563,14 +563,19 @@ class RunRecord:
         )
 
     def _waiver_states(self) -> list[dict[str, Any]]:
-        """Every waiver of the profile: applied (it accepted a finding), expired, or stale (it
-        matched nothing in this run: a fixed defect, or a typo that would hide nothing)."""
-        found = [f for c in self.collector.checks.values() for f in c.findings]
+        """Every waiver of the profile: applied (it accepted a finding), expired, stale (a check
+        it speaks to reached a verdict without its finding: a fixed defect, or a typo that would
+        hide nothing) or unchecked (no check it speaks to reached a verdict in this run)."""
+        checks = list(self.collector.checks.values())
+        found = [f for c in checks for f in c.findings]
+        judged = {fnd.check_name(c.nodeid) for c in checks
+                  if c.phases.get("call") in ("passed", "failed", "waived")}  # fmt: skip
         today = dt.date.today()
         states = []
         for w in self.profile.waivers:
             matched = sorted({f["signature"] for f in found if w.matches(f["signature"])})
-            state = "expired" if w.expired(today) else "applied" if matched else "stale"
+            state = ("expired" if w.expired(today) else "applied" if matched
+                     else "stale" if any(map(w.speaks_to, judged)) else "unchecked")  # fmt: skip
             states.append({"finding": w.finding, "reason": w.reason, "expires": str(w.expires),
                            "state": state, "matched": matched})  # fmt: skip
         return states

@@ -36,6 +36,10 @@ class Waiver:
         special: signatures hold `[`, `?` and `:` of their own (parametrized checks)."""
         return _pattern(self.finding).fullmatch(signature) is not None
 
+    def speaks_to(self, check: str) -> bool:
+        """Whether a finding of `check` (`suite/test_name[params]`) could match this waiver."""
+        return _pattern(self.finding.split(": ", 1)[0]).fullmatch(check) is not None
+
 
 @functools.cache
 def _pattern(text: str) -> re.Pattern[str]:

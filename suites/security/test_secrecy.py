@@ -12,17 +12,18 @@ written after every check, so tests/test_signing.py greps those after a whole ru
 
 from __future__ import annotations
 
+import contextlib
 import re
 from pathlib import Path
 
 import pytest
 
+from drivers.errors import WaitTimeout
 from drivers.link import Link
 from drivers.signing import SigningKey, SigningSession
 from drivers.vehicle import Vehicle
 from suites.security.records import relative, safe_name
 
-ARMED_S = 3.0  # vehicle seconds armed: long enough for a log to start and take its first blocks
 READY_S = 60.0  # vehicle seconds a fresh vehicle may take to pass its pre-arm checks
 
 
@@ -46,23 +47,32 @@ def file_kind(rel: str) -> str:
     return re.sub(r"-#(?=/)", "", re.sub(r"\d+", "#", rel))
 
 
-def arm_once(vehicle: Vehicle) -> None:
-    """Arm on the ground for a moment and disarm: where a vehicle starts its log."""
+def arm_once(vehicle: Vehicle, armed_s: float) -> list[str]:
+    """Arm on the ground for `armed_s` vehicle seconds and disarm: a vehicle logs while armed
+    (ArduPilot streams its @SYS files, storage.bin with the key, into the log a block at a
+    time). Auto-disarm is held off meanwhile and put back; returns what could not be."""
     vehicle.wait_armable(READY_S)
+    with contextlib.suppress(WaitTimeout):  # a vehicle without DISARM_DELAY does not auto-disarm
+        vehicle.set_param("DISARM_DELAY", 0)
     vehicle.set_mode("GUIDED")
     vehicle.arm()
-    vehicle.link.collect(["HEARTBEAT"], ARMED_S)
+    vehicle.link.collect(["HEARTBEAT"], armed_s)
     vehicle.disarm()
+    return vehicle.restore_params()
 
 
 @pytest.mark.requirement("MAV-SIGN-KEY-SECRET", "GB42590-4.11")
 def test_key_is_not_in_the_run_artefacts(
-    request, vehicle_driver, profile, policy, signing_key, run_dir, vehicle_files, measure,
-    findings,
+    request, vehicle_driver, profile, settings, policy, signing_key, run_dir, vehicle_files,
+    measure, findings,
 ):  # fmt: skip
     # given a signing session of this check's own on a recorded link, with the vehicle armed
     # once while its key is set, then closed again (so the .tlog that carried the key is on disk)
     may_fly = "flight" in vehicle_driver.capabilities
+    if may_fly and "restart" in vehicle_driver.capabilities:
+        # a fresh vehicle: whether it can arm must not hang on what earlier checks left (on
+        # ArduPilot, a GCS failsafe still set once FS_GCS_ENABLE was put back to 0)
+        vehicle_driver.restart()
     if policy.install:
         tlog = run_dir / "tlogs" / f"{safe_name(request.node.nodeid)}.tlog"
         gcs = profile.link["gcs"]
@@ -82,12 +92,12 @@ def test_key_is_not_in_the_run_artefacts(
             )
             session.start()
             try:
-                if may_fly:
-                    arm_once(vehicle)
+                left = arm_once(vehicle, settings["secrecy"]["armed_s"]) if may_fly else []
             finally:
                 problem = session.stop()
         request.node.user_properties.append(("tlog", relative(tlog)))
         assert problem is None, problem
+        assert not left, "isolation: " + "; ".join(left)
     measure.record_value("armed once with the key set", int(policy.install and may_fly), "")
     # when every file of the run and every file of the vehicles is searched for every form
     read_run, in_run = scan(run_dir, signing_key)
