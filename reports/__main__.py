@@ -18,7 +18,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from reports.history import HistoryError
+from reports.compare import compare
+from reports.history import HistoryError, list_runs, load_results
+from reports.merge import MergeError, gather_files, merge_results
+from reports.publish import publish
 
 ROOT = Path(__file__).resolve().parent.parent
 COMMANDS = ("history", "compare", "merge")
@@ -104,8 +107,6 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _rebuild(argv: list[str]) -> int:
-    from reports.publish import publish
-
     if len(argv) != 1:
         print("usage: python -m reports RUN_DIR | {history,compare,merge} ...", file=sys.stderr)
         return 2
@@ -121,8 +122,6 @@ def _rebuild(argv: list[str]) -> int:
 
 
 def _history(args: argparse.Namespace) -> int:
-    from reports.history import list_runs
-
     runs = list_runs(Path(args.history))
     if not runs:
         print(f"no runs recorded in {args.history}")
@@ -144,8 +143,6 @@ def _history(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from reports.compare import compare
-
     history = Path(args.history)
     (a, _, a_label), (b, b_dir, b_label) = _run(args.a, history), _run(args.b, history)
     try:
@@ -168,16 +165,14 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _merge(args: argparse.Namespace) -> int:
-    try:  # written alongside; imported here so that the other commands never depend on them
-        from reports.merge import merge_results
-        from reports.publish import publish
-    except ModuleNotFoundError as exc:
-        raise UsageError(f"merge is not available in this checkout ({exc})") from exc
-    results = merge_results([_read_run(Path(d)) for d in args.dirs])
     try:
+        results = merge_results([_read_run(Path(d)) for d in args.dirs])
         args.out.mkdir(parents=True, exist_ok=True)
+        gather_files([Path(d) for d in args.dirs], args.out, results)  # the folder stands alone
+    except MergeError as exc:
+        raise UsageError(str(exc)) from exc
     except OSError as exc:
-        raise UsageError(f"cannot create {args.out}: {exc.strerror or exc}") from exc
+        raise UsageError(f"cannot write {args.out}: {exc.strerror or exc}") from exc
     history = None if args.history == "none" else Path(args.history)
     for note in publish(args.out, results, history=history, baseline=args.baseline):
         print(note)
@@ -188,7 +183,6 @@ def _merge(args: argparse.Namespace) -> int:
 def _run(arg: str, history: Path) -> tuple[dict[str, Any], Path | None, str]:
     """(results, its folder or None, a label) for a run folder, a results.json or a history id
     (`12` or `#12`). A folder wins over an id of the same name."""
-    from reports.history import load_results
 
     path = Path(arg)
     if path.is_dir() or path.is_file():

@@ -6,11 +6,9 @@ import json
 import math
 import subprocess
 import sys
-import types
 
 import pytest
 
-from reports.__main__ import main
 from reports.compare import compare
 from tests.run_pytest import ROOT
 
@@ -163,27 +161,3 @@ def test_python_m_reports_run_dir_still_rebuilds_the_summary(tmp_path):
     (tmp_path / "results.json").write_text(json.dumps(run("r", {HB: "passed"})))
     done = cli(tmp_path)
     assert done.returncode == 0 and (tmp_path / "summary.md").exists(), done.stderr
-
-
-def test_merge_merges_the_shards_then_publishes_the_merged_run(tmp_path, monkeypatch):
-    shards = []
-    for i, nodeid in enumerate([HB, FUZZ]):
-        shards.append(tmp_path / f"shard{i}")
-        shards[-1].mkdir()
-        (shards[-1] / "results.json").write_text(json.dumps(run(f"s{i}", {nodeid: "passed"})))
-    seen = {}
-
-    def merge_results(parts):
-        seen["parts"] = [p["run"]["id"] for p in parts]
-        return {**parts[0], "exit_status": 0}
-
-    def publish(out_dir, results, history=None, baseline=False):
-        seen["publish"] = (out_dir, results["run"]["id"], history, baseline)
-        return ["a note"]
-
-    merge_module = types.SimpleNamespace(merge_results=merge_results)
-    monkeypatch.setitem(sys.modules, "reports.merge", merge_module)
-    monkeypatch.setitem(sys.modules, "reports.publish", types.SimpleNamespace(publish=publish))
-    out = tmp_path / "merged"
-    assert main(["merge", *map(str, shards), "--out", str(out), "--history", "none"]) == 0
-    assert seen == {"parts": ["s0", "s1"], "publish": (out, "s0", None, False)} and out.is_dir()
