@@ -5,8 +5,8 @@
 A verification run (one that collects suites/) writes one folder under reports/runs/: JUnit XML,
 allure-results, results.json, summary.md, report.html, a .tlog per check; and records itself in
 the run history (reports/history.sqlite). The vehicles' own files (SITL's eeprom, dataflash
-logs, the simulator's log) go to reports/runs/vehicle-files/<run>/, apart from what is shared:
-they may hold the vehicle's secrets.
+logs, the simulator's log) go to reports/vehicle-files/<run>/, apart from what is shared: they
+may hold the vehicle's secrets.
 """
 
 import datetime as dt
@@ -50,6 +50,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption(
         "--report-dir", default=None, help="where run folders go (default reports/runs)"
+    )
+    group.addoption(
+        "--vehicle-files",
+        default=None,
+        help="where the vehicles' own files go, one folder per run (default "
+        "reports/vehicle-files): SITL's eeprom and logs may hold secrets, so they are kept "
+        "out of the shareable run folder",
     )
     group.addoption(
         "--sitl-binary", default=None, help="the SITL binary to run (overrides the profile's)"
@@ -110,9 +117,10 @@ def _new_run_dir(config: pytest.Config, profile: Profile) -> Path:
     return run
 
 
-def vehicle_files_dir(run: Path) -> Path:
-    """Where the vehicles' own files go: beside the run folder, never inside what is shared."""
-    return run.parent / "vehicle-files" / run.name
+def vehicle_files_dir(config: pytest.Config, run: Path) -> Path:
+    """Where the vehicles' own files go: a tree of their own, never inside what is shared."""
+    base = config.getoption("--vehicle-files") or ROOT / "reports" / "vehicle-files"
+    return Path(base).resolve() / run.name
 
 
 @pytest.hookimpl(tryfirst=True)  # before junitxml and allure read their options
@@ -249,9 +257,9 @@ def run_dir(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactor
 
 
 @pytest.fixture(scope="session")
-def vehicle_files(run_dir: Path) -> Path:
+def vehicle_files(pytestconfig: pytest.Config, run_dir: Path) -> Path:
     """The vehicles' own files (SITL's eeprom and logs): kept apart from the shareable run."""
-    return vehicle_files_dir(run_dir)
+    return vehicle_files_dir(pytestconfig, run_dir)
 
 
 @pytest.fixture(scope="session")
@@ -263,7 +271,7 @@ def vehicle_driver(
     cfg = dict(profile.vehicle)
     if pytestconfig.getoption("--sitl-binary"):
         cfg["binary"] = pytestconfig.getoption("--sitl-binary")
-    driver = make_driver(cfg, vehicle_files_dir(run_dir) / worker_id)
+    driver = make_driver(cfg, vehicle_files_dir(pytestconfig, run_dir) / worker_id)
     if (
         cfg.get("hardware")
         and cfg.get("arming") == "allowed"
@@ -548,7 +556,7 @@ class RunRecord:
             "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "requirements": {r.id: r.__dict__ for r in load_registry().in_sets(p.requirements)},
             "waivers": waivers,
-            "vehicle_files": _rel(vehicle_files_dir(self.run)),
+            "vehicle_files": _rel(vehicle_files_dir(self.config, self.run)),
         }
         bench_file = self.run / "bench.json"
         if bench_file.exists():  # written by the hardware guard in vehicle_driver

@@ -401,7 +401,8 @@ def _cmd_name(cmd: int) -> str:
     return entry.name if entry else f"command {cmd}"
 
 
-_FW_TYPES = {0: "dev", 64: "alpha", 128: "beta", 192: "rc", 255: "official"}  # FIRMWARE_VERSION_TYPE
+# FIRMWARE_VERSION_TYPE_*, the low byte of flight_sw_version
+_FW_TYPES = {0: "dev", 64: "alpha", 128: "beta", 192: "rc", 255: "official"}
 
 
 def _enum_name(enum: str, value: int) -> str:

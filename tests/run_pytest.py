@@ -48,6 +48,8 @@ def run_pytest(*args: str, report_dir: Path, timeout_s: float = 240) -> Run:
             str(report_dir),
             "--history",
             str(report_dir / "history.sqlite"),
+            "--vehicle-files",
+            str(report_dir / "vehicle-files"),
             *args,
         ],
         cwd=ROOT,
