@@ -258,7 +258,8 @@ def test_every_extended_file_needs_skyproof(write):
 
 def test_defaults_fill_present_objects_and_an_empty_suite(write):
     profile = load_profile(write("x.yaml", HEAD + "suites: {basic: {}}\n"))
-    assert profile.vehicle == {"driver": "sim", "speedup": 1, "seed": 0, "sysid": 1, "faults": []}
+    assert profile.vehicle == {"driver": "sim", "log_after_arming_s": 3, "speedup": 1, "seed": 0,
+                               "sysid": 1, "faults": []}
     assert profile.link == {"silence_s": 10, "gcs": {"sysid": 255, "compid": 190}}
     assert profile.suites["basic"] == {
         "sample_s": 10, "heartbeat_hz": [0.8, 1.2], "max_gap_s": 2.0,

@@ -63,8 +63,8 @@ def arm_once(vehicle: Vehicle, armed_s: float) -> list[str]:
 
 @pytest.mark.requirement("MAV-SIGN-KEY-SECRET", "GB42590-4.11")
 def test_key_is_not_in_the_run_artefacts(
-    request, vehicle_driver, profile, settings, policy, signing_key, run_dir, vehicle_files,
-    measure, findings,
+    request, vehicle_driver, profile, policy, signing_key, run_dir, vehicle_files, measure,
+    findings,
 ):  # fmt: skip
     # given a signing session of this check's own on a recorded link, with the vehicle armed
     # once while its key is set, then closed again (so the .tlog that carried the key is on disk)
@@ -92,7 +92,7 @@ def test_key_is_not_in_the_run_artefacts(
             )
             session.start()
             try:
-                left = arm_once(vehicle, settings["secrecy"]["armed_s"]) if may_fly else []
+                left = arm_once(vehicle, profile.vehicle["log_after_arming_s"]) if may_fly else []
             finally:
                 problem = session.stop()
         request.node.user_properties.append(("tlog", relative(tlog)))
