@@ -408,16 +408,16 @@ def vehicle(request: pytest.FixtureRequest, link: Link, vehicle_driver: Any) -> 
         request.getfixturevalue("proxy").clear()  # put things back over a clean link
     call = request.node.stash.get(_REPORTS, {}).get("call")
     problems = v.restore_params()
-    if (problems or not v.answers_parameters()) and "restart" in vehicle_driver.capabilities:
+    if v.armed:  # judged whatever else went wrong: never hand an armed vehicle on
+        if call is not None and call.passed:
+            problems.append(f"the check left the vehicle armed (mode {v.mode})")
+        _note_restart(request.node, "made safe after this check: it was left armed")
+        _make_safe(v, vehicle_driver)
+    elif (problems or not v.answers_parameters()) and "restart" in vehicle_driver.capabilities:
         # a vehicle whose parameter service stopped answering is not handed to the next check
         _note_restart(request.node, "restarted after this check: its parameter service did not "
                       f"answer ({'; '.join(problems) or 'no PARAM_VALUE'})")  # fmt: skip
         vehicle_driver.restart()
-    elif v.armed:
-        _note_restart(request.node, "made safe after this check: it was left armed")
-        _make_safe(v, vehicle_driver)  # never hand an armed vehicle to the next check
-        if call is not None and call.passed:
-            problems.append(f"the check left the vehicle armed (mode {v.mode})")
     if problems:
         pytest.fail("isolation: " + "; ".join(problems))
 

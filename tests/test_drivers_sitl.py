@@ -107,7 +107,12 @@ def test_flags_ports_and_folders(tmp_path, stop_after):
     assert driver.urls == [f"tcp:127.0.0.1:{base + n}" for n in (0, 2, 3)]
     assert driver.sysid == 7 and driver.heartbeat.get_srcSystem() == 7
     assert Path(record(tmp_path)["cwd"]).parent == tmp_path / "logs"  # its working folder
-    assert "Connection on serial port" in (tmp_path / "logs" / "ardupilot-1.log").read_text()
+    # its console goes to the log through a reader thread: the line may trail the heartbeat
+    log = tmp_path / "logs" / "ardupilot-1.log"
+    deadline = time.monotonic() + 5.0
+    while "Connection on serial port" not in log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert "Connection on serial port" in log.read_text()
     assert {"restart", "reboot", "wipe", "flight"} <= driver.capabilities
 
 
