@@ -137,6 +137,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_PROFILE] = profile
     if profile.vehicle.get("hardware") and config.getoption("numprocesses", None):
         raise pytest.UsageError("skyproof: a hardware vehicle is one vehicle: run without -n")
+    if config.option.collectonly:
+        return  # a listing, not a run: no run folder, no report, no history entry
     worker = getattr(config, "workerinput", None)
     if worker is not None:
         run = Path(worker["skyproof_run_dir"])
@@ -167,11 +169,13 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     if not config.stash.get(_VERIFYING, False):
         return []
     p = config.stash[_PROFILE]
-    return [
+    lines = [
         f"skyproof profile: {p.name} ({_rel(p.path)}; vehicle {p.vehicle_hash()}, "
-        f"verification {p.verification_hash()})",
-        f"skyproof run folder: {_rel(config.stash[_RUN_DIR])}",
+        f"verification {p.verification_hash()})"
     ]
+    if _RUN_DIR in config.stash:
+        lines.append(f"skyproof run folder: {_rel(config.stash[_RUN_DIR])}")
+    return lines
 
 
 # -- collection: the profile picks suites; every check names known requirements ----------------
