@@ -166,8 +166,17 @@ class Sim:
             traceback.print_exc(file=sys.stderr)
 
     def on_bad(self, link: Link, msg: MAVLinkMessage) -> None:
-        if self.faults.on("crash_on_malformed") and "CRC" in getattr(msg, "reason", ""):
+        reason = getattr(msg, "reason", "")
+        if self.faults.on("crash_on_malformed") and "CRC" in reason:
             self.crash("a frame with a bad CRC")
+        if self.faults.on("accepts_unknown_incompat") and "incompat_flags" in reason:
+            # the known-bad parser: flags it does not know are ignored, the frame obeyed
+            try:
+                frame = link.new_parser().decode(bytearray(msg.data))
+            except Exception:
+                return
+            if link.rx_filter is None or link.rx_filter(frame):
+                self.on_message(link, frame)
 
     def crash(self, why: str) -> None:
         """The known-bad vehicle: one input takes the whole autopilot down at once."""

@@ -18,6 +18,7 @@ FAULTS: dict[str, str] = {
     "crash_on_malformed": "the process exits with code 3 on a frame with a bad CRC",
     "crash_on_nan_mode": "the process exits on DO_SET_MODE with a NaN custom mode (as ArduPilot)",
     "crash_on_nan_param_set": "the process exits on a PARAM_SET whose value is NaN",
+    "accepts_unknown_incompat": "a frame with unknown incompat flags is obeyed, not dropped",
     "no_gcs_failsafe": "GCS failsafe never fires, whatever FS_GCS_ENABLE says",
     "gcs_failsafe_late": "GCS failsafe fires FS_GCS_TIMEOUT + 5 s after the last GCS heartbeat",
     "gcs_failsafe_wrong_action": "GCS failsafe switches to LAND instead of the configured RTL",

@@ -35,9 +35,6 @@ UNPROVEN: dict[str, str] = {
         "0.8 s stays inside degraded_ack_s)"),
     "test_commands_are_acknowledged_under_a_flood": (
         "no fault yet that drops COMMAND_ACKs only while another channel floods"),
-    "test_malformed_frame_is_dropped[unknown_incompat_flag]": (
-        "no fault yet that accepts frames with unknown incompat flags (pymavlink drops them "
-        "before the simulator sees them)"),
 }
 
 

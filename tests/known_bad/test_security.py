@@ -86,6 +86,12 @@ EXPECTED: dict[str, tuple[tuple[str, ...], set[str], str]] = {
         {"test_fuzzed_frames_change_nothing", *each("test_malformed_frame_is_dropped", *BROKEN)},
         "simulator exited with code 3",
     ),
+    "accepts_unknown_incompat": (  # one header bit: the frame is otherwise perfect
+        (MALFORMED,),
+        {"test_fuzzed_frames_change_nothing",
+         *each("test_malformed_frame_is_dropped", "unknown_incompat_flag")},
+        "unknown_incompat_flag: RTL_ALT became",
+    ),
     "param_range_unchecked": (
         (MALFORMED,),
         {"test_fuzzed_frames_change_nothing", "test_out_of_range_param_set_is_rejected_or_clamped"},
