@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sim import geo, modes
+from sim.links import others_flooding
 from sim.mav import MAVLinkMessage, mavlink
 from sim.messages import BUILDERS, autopilot_version
 from sim.vehicle import Home
@@ -111,6 +112,11 @@ def ack(sim: Sim, cmd: Cmd, result: int, then: Callable[[], None] | None = None)
         if then is not None:
             then()
 
+    if sim.faults.on("acks_lost_under_flood") and others_flooding(sim.links, cmd.link,
+                                                                  sim.clock.now):
+        if then is not None:
+            then()
+        return  # fault: the command has acted; its ACK is lost to the load of a flood
     if sim.faults.on("slow_command_ack"):
         sim.later(SLOW_ACK_S, send)  # fault: the command has acted already; its ACK dawdles
     else:

@@ -30,7 +30,14 @@ FAULTS: dict[str, str] = {
     "SYSID_MYGCS's",
     "fence_ignored": "geofence breaches are not acted on (no mode change, no breach report)",
     "accepts_unsigned": "with a signing key set, unsigned frames are still accepted on every link",
+    "accepts_unsigned_param_set": "with a key set, an unsigned PARAM_SET is still accepted on "
+    "every link (every other unsigned message is refused)",
+    "accepts_unsigned_command_long": "with a key set, an unsigned COMMAND_LONG is still accepted "
+    "on every link (every other unsigned message is refused)",
     "accepts_replay": "signed frames are accepted whatever their timestamp (replays pass)",
+    "signing_clock_reset_on_reboot": "after a reboot new signing streams are judged against a "
+    "clock restarted at 0 (the saved timestamp is not restored): a frame captured before the "
+    "reboot is accepted again, until a genuine signed frame moves the clock",
     "accepts_bad_signature": "signatures are not compared (timestamp rules still apply)",
     "leaks_key": "after SETUP_SIGNING the key is sent in hex in a STATUSTEXT",
     "key_in_log": "on arming, the signing key is written to the vehicle's own log (as ArduPilot)",
@@ -42,6 +49,13 @@ FAULTS: dict[str, str] = {
     "remote_id_wrong_position": "ODID LOCATION is offset ~500 m north-east of the true position",
     "radio_status_missing": "the radio sends no RADIO_STATUS at all (its loss model still acts)",
     "radio_status_frozen": "RADIO_STATUS repeats its first report (counters stop, rssi fixed)",
+    "radio_status_slow": "RADIO_STATUS every 1.6 s (0.63 Hz) instead of every second",
+    "radio_counters_per_interval": "RADIO_STATUS rxerrors / fixed count the frames of the last "
+    "interval, not since boot: they step back once frames are lost (and stay 0 while none are)",
+    "radio_rssi_sometimes_unknown": "every third RADIO_STATUS says rssi and remrssi 255 "
+    "(unknown) though both radios hear each other",
+    "radio_rssi_stuck": "RADIO_STATUS rssi / remrssi keep their first value (noise, txbuf and "
+    "counters stay live): the RSSI no longer follows the distance",
     "message_interval_ignored": "SET_MESSAGE_INTERVAL is ACKed ACCEPTED but no rate changes",
     "drops_frames": "~5 % of telemetry frames are skipped after taking a sequence number",
     "slow_timesync": "TIMESYNC is answered 0.4 s of vehicle time late",
@@ -51,7 +65,10 @@ FAULTS: dict[str, str] = {
     "mission_ack_not_repeated": "a resent last item after a completed upload gets no MISSION_ACK",
     "failsafe_silent": "the GCS failsafe acts but sends no STATUSTEXT (nor 'Cleared')",
     "failsafe_locks_control": "after a GCS failsafe, GCS mode changes are FAILED until disarmed",
-    "param_service_stalls": "a burst of 200+ parameter reads in a second silences them for 60 s",
+    "param_service_stalls": "a burst of 200+ parameter reads in a vehicle second silences them "
+    "for 8 s (a check allows 5 s)",
+    "acks_lost_under_flood": "no COMMAND_ACK while the other channels bring in over 100 frames "
+    "per vehicle second (the command still acts)",
 }
 
 

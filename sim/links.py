@@ -78,6 +78,8 @@ class Link:
         self.parser_factory: Callable[[Any, int, int], MAVLink] = MAVLink
         self.tx_filter: Callable[[bytes], bool] | None = None
         self.rx_filter: Callable[[MAVLinkMessage], bool] | None = None
+        self.frames_in = 0  # every frame parsed here, good or bad (garbage counts per chunk)
+        self.load_mark: tuple[float, int] | None = None  # for others_flooding()
 
     # -- every parser of this link is made here --
     def new_parser(self) -> MAVLink:
@@ -91,6 +93,7 @@ class Link:
         except Exception:  # pymavlink can still raise on odd input; drop, never die
             self.bad_frames += 1
             return
+        self.frames_in += len(msgs)
         for m in msgs:
             if isinstance(m, mavlink.MAVLink_bad_data):
                 self.bad_frames += 1
@@ -114,6 +117,21 @@ class Link:
 
     def close(self, sel: selectors.BaseSelector) -> None:
         raise NotImplementedError
+
+
+FLOOD_FRAMES_PER_S = 100.0  # fault acks_lost_under_flood: what counts as a flood
+LOAD_WINDOW_MAX_S = 2.0
+
+
+def others_flooding(links: list[Link], link: Link, now: float) -> bool:
+    """Fault acks_lost_under_flood: whether the links other than `link` brought in more than
+    FLOOD_FRAMES_PER_S frames per vehicle second since this was last asked for `link` (a
+    window longer than LOAD_WINDOW_MAX_S, or the first ask, says no)."""
+    total = sum(ln.frames_in for ln in links if ln is not link)
+    last, link.load_mark = link.load_mark, (now, total)
+    if last is None or not 0 < now - last[0] <= LOAD_WINDOW_MAX_S:
+        return False
+    return (total - last[1]) / (now - last[0]) > FLOOD_FRAMES_PER_S
 
 
 def _bind_error(spec: LinkSpec, exc: OSError) -> LinkError:

@@ -34,7 +34,7 @@ def param_value(sim: Sim, name: str, ptype: int | None = None) -> MAVLinkMessage
 
 
 STALL_BURST = 200  # reads within one vehicle second that trip param_service_stalls
-STALL_S = 60.0  # vehicle seconds the service then stays silent
+STALL_S = 8.0  # vehicle seconds the service then stays silent (ArduPilot SITL: over 30 s)
 
 
 class ParamProtocol:
@@ -54,7 +54,7 @@ class ParamProtocol:
             self.pending.extend((link, n) for n in NAMES)
 
     def _stalled(self) -> bool:
-        """Fault param_service_stalls: a burst of reads silences the service for a minute,
+        """Fault param_service_stalls: a burst of reads silences the service for STALL_S,
         as seen on ArduPilot SITL after a flood of PARAM_REQUEST_READ."""
         if not self.sim.faults.on("param_service_stalls"):
             return False

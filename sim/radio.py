@@ -24,7 +24,11 @@ loss): rssi / remrssi in raw SiK units 0..254 (dBm ~ raw / 1.9 - 127; remrssi 0 
 radio is out of reach), noise / remnoise (the noise floor, ~ -118 dBm), txbuf (% free: 100
 while the frames of the last second fill under half of the 64 kbit/s air rate, 0 at full),
 rxerrors (frames the radios lost) and fixed, both counters since start, saturating at 65535.
-Faults: radio_status_missing, radio_status_frozen.
+Faults: radio_status_missing, radio_status_frozen (blatant), and the subtle ones:
+radio_status_slow (a report every 1.6 s), radio_counters_per_interval (rxerrors / fixed count
+the last interval, so they step back once frames are lost, and look right while none are),
+radio_rssi_sometimes_unknown (every third report says 255 for both RSSIs), radio_rssi_stuck
+(both RSSIs keep their first value; noise, txbuf and counters stay live).
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ FADE_TAU_S = 1.0
 NOISE_FLOOR_DBM = -118.0  # thermal noise in ~100 kHz + a 6 dB noise figure
 AIR_BYTES_PER_S = 8000  # SiK AIR_SPEED 64 kbit/s, shared by both directions (TDM)
 STATUS_PERIOD_S = 1.0
+SLOW_STATUS_PERIOD_S = 1.6  # fault radio_status_slow: 0.63 Hz, just under a 0.7 Hz bound
 COUNTER_MAX = 65535
 
 
@@ -99,6 +104,9 @@ class RadioLink:
         self.sender = MAVLink(_RawFile(link), SIK_SYSID, SIK_COMPID)
         self.next_status = 0.0
         self.frozen: MAVLinkMessage | None = None
+        self.reports = 0
+        self.reported_counters = (0, 0)  # rxerrors, fixed at the last report
+        self.first_rssi: tuple[int, int] | None = None
         link.tx_filter = lambda buf: self.passes("down", len(buf))
         link.rx_filter = lambda msg: self.passes("up", len(msg.get_msgbuf()))
 
@@ -144,10 +152,24 @@ class RadioLink:
         if faults.on("radio_status_missing"):
             return
         msg = self.status()
+        self.reports += 1
+        if faults.on("radio_counters_per_interval"):
+            # known-bad: the errors of the last interval, not since boot (0 while none are lost)
+            last, self.reported_counters = self.reported_counters, (msg.rxerrors, msg.fixed)
+            msg.rxerrors, msg.fixed = msg.rxerrors - last[0], msg.fixed - last[1]
+        if faults.on("radio_rssi_stuck"):
+            self.first_rssi = self.first_rssi or (msg.rssi, msg.remrssi)
+            msg.rssi, msg.remrssi = self.first_rssi
+        if faults.on("radio_rssi_sometimes_unknown") and self.reports % 3 == 0:
+            msg.rssi = msg.remrssi = 255  # "unknown", though both radios hear each other
         if faults.on("radio_status_frozen"):
             self.frozen = self.frozen or msg  # the first report, forever
             msg = self.frozen
         self.sender.send(msg)
+
+    def period_s(self) -> float:
+        slow = self.radio.sim.faults.on("radio_status_slow")
+        return SLOW_STATUS_PERIOD_S if slow else STATUS_PERIOD_S
 
 
 class Radio:
@@ -179,6 +201,7 @@ class Radio:
         for rl in self.links:
             rl.step(self.sim.clock.step_s, dbm, p["SIM_RADIO_FADE"], p["SIM_RADIO_SENS"])
             if now + 1e-9 >= rl.next_status:
-                nxt = rl.next_status + STATUS_PERIOD_S
-                rl.next_status = nxt if nxt > now else now + STATUS_PERIOD_S  # no bursts
+                period = rl.period_s()
+                nxt = rl.next_status + period
+                rl.next_status = nxt if nxt > now else now + period  # no bursts
                 rl.send_status()

@@ -14,6 +14,11 @@ MAVLINK_MAX_SIGNING_STREAMS), a 17th new one is refused. The signing clock start
 wall-clock timestamp (10 us units since 2015-01-01), runs at simulation speed (like ArduPilot
 SITL), and never falls below the newest accepted or sent timestamp.
 
+Faults: accepts_unsigned (every message), accepts_unsigned_param_set and
+accepts_unsigned_command_long (one type only, never a badly signed frame of it),
+accepts_replay, accepts_bad_signature, signing_lockout, signing_streams_unbounded, leaks_key,
+signing_clock_reset_on_reboot (new streams judged against 0 after a reboot).
+
 Verification goes through pymavlink's `check_signature`, but without its flaw: pymavlink
 stores a stream's timestamp BEFORE comparing the signature, so one forged frame with a future
 timestamp would lock a genuine stream out. `SigningParser.check_signature` remembers the
@@ -48,6 +53,12 @@ UNSIGNED_OK_IDS = (M.MAVLINK_MSG_ID_RADIO_STATUS, M.MAVLINK_MSG_ID_RADIO)
 STREAM = tuple[int, int, int]  # link id, sysid, compid
 
 
+def _unsigned_type_fault(faults: Any, msg_id: int) -> bool:
+    """Faults accepts_unsigned_param_set / accepts_unsigned_command_long."""
+    return (msg_id == M.MAVLINK_MSG_ID_PARAM_SET and faults.on("accepts_unsigned_param_set")) or (
+        msg_id == M.MAVLINK_MSG_ID_COMMAND_LONG and faults.on("accepts_unsigned_command_long"))
+
+
 class SigningParser(MAVLink):
     """A link's parser: pymavlink's checks, one stream table shared by every link."""
 
@@ -73,6 +84,7 @@ class Signing:
         self.refused_streams = 0
         self._saved_at = 0.0
         self._leak_id = 0
+        self.clock_forgotten = False  # fault signing_clock_reset_on_reboot, until a frame passes
         state_dir = sim.cfg.state_dir
         self.file: Path | None = state_dir / "signing.json" if state_dir else None
         self._load()
@@ -105,7 +117,8 @@ class Signing:
 
     def tick(self) -> None:
         now = self.now()
-        self.rx.timestamp = now  # what a new stream is compared against
+        if not self.clock_forgotten:
+            self.rx.timestamp = now  # what a new stream is compared against
         for mav in self.senders:
             if mav.signing.timestamp < now:
                 mav.signing.timestamp = now
@@ -116,6 +129,11 @@ class Signing:
 
     def reboot(self) -> None:
         self.rx.stream_timestamps.clear()  # streams live in RAM only
+        if self.sim.faults.on("signing_clock_reset_on_reboot"):
+            # known-bad: the saved signing timestamp is not restored, so until a signed frame is
+            # accepted, new streams are judged against 0 (what the vehicle sends stays signed)
+            self.rx.timestamp = 0
+            self.clock_forgotten = True
 
     def trusted(self, link_index: int) -> bool:
         return link_index == 0 and self.sim.params.get_int("SIM_SIGN_TRUST0") == 1
@@ -126,12 +144,16 @@ class Signing:
         faults, params = self.sim.faults, self.sim.params
         if faults.on("accepts_unsigned") or self.trusted(getattr(parser, "link_index", -1)):
             return True
+        signed_bad, parser.signed_failed = getattr(parser, "signed_failed", False), False
+        if not signed_bad and _unsigned_type_fault(faults, msg_id):
+            return True  # known-bad: one message type is taken unsigned
         if msg_id in UNSIGNED_OK_IDS and params.get_int("SIM_SIGN_RADIO") == 1:
             return True
         self.dropped_unsigned += 1
         return False
 
     def check(self, parser: MAVLink, msgbuf: bytearray, sysid: int, compid: int) -> bool:
+        parser.signed_failed = True  # until it passes: _allow_unsigned is asked next if not
         st = self.rx
         stream: STREAM = (msgbuf[-13], sysid, compid)
         ts = int.from_bytes(msgbuf[-12:-6], "little")
@@ -153,6 +175,8 @@ class Signing:
         else:
             ok = MAVLink.check_signature(parser, msgbuf, sysid, compid)
         if ok:
+            parser.signed_failed = False
+            self.clock_forgotten = False  # the clock moves with the accepted frame again
             st.stream_timestamps[stream] = max(ts, prev or 0)
             st.timestamp = max(clock, ts)
             self.floor = max(self.floor, ts)

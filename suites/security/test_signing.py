@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from drivers.attacks import Peer
+from drivers.errors import VehicleLost
 from drivers.frames import FrameBuilder, Signature, flip_signature_bit, with_link_id
 from drivers.mavlink import mavlink
 from drivers.signing import TICKS_PER_S, SigningKey, frame_timestamp, is_signed
@@ -54,25 +55,32 @@ def gcs_builder(profile: Any) -> FrameBuilder:
 
 
 @pytest.mark.requirement("MAV-SIGN-UNSIGNED", "GB42590-4.11")
+@pytest.mark.parametrize("message", ["PARAM_SET", "COMMAND_LONG"])
 def test_unsigned_command_is_refused(
-    channel, signing, peers, vehicle, probe, policy, profile, measure
+    channel, message, signing, peers, vehicle, probe, policy, profile, measure
 ):
     # given signing on, and a probe that a signed frame moves on this channel
     peer = peers(channel)
     controlled(peer, vehicle, probe)
-    # when an unsigned PARAM_SET and DO_SET_MODE arrive from the ground station's identity
+    # when one unsigned message arrives from the ground station's identity: a PARAM_SET, or a
+    # COMMAND_LONG (DO_SET_MODE); one type per check, so one accepted cannot hide the other
     mode_before, gcs = vehicle.mode, gcs_builder(profile)
-    got = attempt(peer, vehicle, probe, gcs.frame(probe.param_set(probe.value())),
-                  gcs.frame(probe.mode_command(mode_before)))  # fmt: skip
-    # then neither takes effect (the parameter, the mode and the ACK say so)
+    unsigned = (
+        probe.param_set(probe.value())
+        if message == "PARAM_SET"
+        else probe.mode_command(mode_before)
+    )
+    got = attempt(peer, vehicle, probe, gcs.frame(unsigned))
+    # then it does not take effect (the parameter, the mode and the ACK say so)
     effects = got.effects(probe, mode_before)
     m = measure.at_most(
-        f"unsigned frames that took effect on channel {channel}", len(effects), "", 0
+        f"unsigned {message}s that took effect on channel {channel}", len(effects), "", 0
     )
-    policy.report_trusted(
-        channel, bool(effects), "unsigned PARAM_SET/DO_SET_MODE", "; ".join(effects)
+    policy.report_trusted(channel, bool(effects), f"an unsigned {message}", "; ".join(effects))
+    assert m.ok, (
+        f"channel {channel} requires signing, yet an unsigned {message} took effect: "
+        + "; ".join(effects)
     )
-    assert m.ok, f"channel {channel} requires signing, yet: {'; '.join(effects)}"
 
 
 @pytest.mark.requirement("MAV-SIGN-BADSIG", "GB42590-4.11")
@@ -104,6 +112,64 @@ def test_exact_replay_is_refused(required_channel, signing, peers, vehicle, prob
     m = measure.at_most("replayed frames that took effect", int(took), "", 0)
     assert m.ok, (
         f"a byte-exact replay of a signed PARAM_SET set {probe.name} to {got.param:g} again"
+    )
+
+
+def reboot_and_wait(vehicle: Any, timeout_s: float) -> None:
+    """MAV_CMD_PREFLIGHT_REBOOT_SHUTDOWN (1: autopilot), then wait in vehicle time until the
+    harness's clock has seen the vehicle boot again."""
+    link = vehicle.link
+    reboots = link.clock.reboots
+    result = vehicle.command(mavlink.MAV_CMD_PREFLIGHT_REBOOT_SHUTDOWN, 1)
+    assert result == mavlink.MAV_RESULT_ACCEPTED, f"the reboot was answered {result}"
+    deadline = link.clock.now() + timeout_s
+    while link.clock.reboots == reboots:
+        assert link.clock.now() < deadline, f"the vehicle did not reboot within {timeout_s:g} s"
+        link.elapse(0.1)
+
+
+@pytest.mark.requirement("MAV-SIGN-REPLAY", "GB42590-4.11")
+@pytest.mark.needs("reboot")
+def test_replay_is_refused_after_a_reboot(
+    fresh_vehicle, required_channel, signing, peers, vehicle, probe, settings, measure
+):
+    # given a signed PARAM_SET on a new stream, stamped 50 s behind the vehicle's signing clock,
+    # that was accepted once (and its change undone)
+    peer = peers(required_channel)
+    assert peer.signer is not None
+    age_s = settings["signing"]["replay_age_s"]
+    value = probe.value()
+    stamp = peer.signer.vehicle_clock() - 50 * TICKS_PER_S
+    frame = peer.builder.frame(probe.param_set(value), peer.signature(fresh_link_id(), stamp))
+    got = attempt(peer, vehicle, probe, frame)
+    assert got.param == value, (
+        f"positive control failed: a signed PARAM_SET 50 s old on a new stream read back "
+        f"{got.param:g}; a replay cannot be judged here"
+    )
+    probe.reset()
+    # when, replay_age_s after its timestamp (more than the 60 s a new stream may lag, plus the
+    # interval at which a vehicle saves its signing clock), the vehicle reboots (its streams
+    # are gone) and those bytes are the first signed frame it gets after booting
+    link = vehicle.link
+    link.elapse(max(0.0, age_s - 50))
+    link.gcs_heartbeats = False  # our signed heartbeats would move its clock first
+    try:
+        reboot_and_wait(vehicle, settings["signing"]["reboot_timeout_s"])
+        replay = attempt(peer, vehicle, probe, frame)
+    except VehicleLost as exc:
+        pytest.skip(
+            f"the vehicle closed our connection as it rebooted ({exc}); the replay must be the "
+            "first signed frame after the boot, which a new connection cannot promise yet"
+        )
+    finally:
+        link.gcs_heartbeats = True
+    # then it does not take effect: the vehicle still knows its signing clock
+    measure.record_value("age of the replayed frame when sent", age_s, "s")
+    took = replay.param != probe.base
+    m = measure.at_most("replays after a reboot that took effect", int(took), "", 0)
+    assert m.ok, (
+        f"a signed PARAM_SET captured {age_s:g} s before a reboot, replayed as the first frame "
+        f"after it, set {probe.name} to {replay.param:g}: the vehicle forgot its signing clock"
     )
 
 

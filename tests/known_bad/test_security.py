@@ -1,141 +1,218 @@
-"""Every data-security check can fail: against each named simulator fault, the security checks
-that speak to it fail (the others in the same files still pass), saying why. Each fault runs
-only the suite files concerned, to keep the whole proof near a minute on two workers.
+"""Every data-security check can fail, each for its own reason: the security files run against
+the simulator with named faults on (profiles/sim-strict.yaml: every channel must refuse, so a
+fault shows on channel 0 too), and each check a fault speaks to FAILS with a fragment of its OWN
+message while every other check of the files run passes (tests/known_bad/runner.py). Faults
+that speak to different checks and do not interfere share a run.
 
 accepts_unsigned in the simulator accepts whatever pymavlink's check refuses (pymavlink asks the
 same "allow unsigned?" callback for a bad signature or an old timestamp, as ArduPilot's code
 does), so it fails the replay, stream and bad-signature checks too: that is the fault, not noise.
+The subtle ones accept one message type only, unsigned (never a badly signed frame of it), and
+the unsigned-command check runs once per type, so one type accepted cannot hide behind the other.
 """
 
 import json
-from pathlib import Path
 
 import pytest
 
-from tests.known_bad.runner import assert_fails_exactly
-from tests.run_pytest import Run, run_pytest, write_profile
+from tests.known_bad.runner import Proof, assert_fails_exactly, run_proof
 
 SIGNING = "suites/security/test_signing.py"
 SPOOFING = "suites/security/test_spoofing.py"
 MALFORMED = "suites/security/test_malformed.py"
 FLOOD = "suites/security/test_flood.py"
 SECRECY = "suites/security/test_secrecy.py"
+STRICT = "sim-strict.yaml"
 
-
-def each(check: str, *params: str) -> set[str]:
-    return {f"{check}[{p}]" for p in params}
-
-
-CHANNELS = ("channel0", "channel1")  # profiles/sim.yaml: signing required on both
-SPOOFERS = each(
-    "test_second_ground_station_is_refused",
-    *(f"{c}-{who}" for c in CHANNELS for who in ("same_sysid", "other_sysid")),
-)
+CHANNELS = ("channel0", "channel1")  # sim-strict.yaml: signing required on both
 BROKEN = ("bad_crc", "bit_flip_in_payload", "other_message_id", "truncated", "wrong_length")
 
-# fault -> (suite files run, the checks that must fail there, a phrase of their failure)
-EXPECTED: dict[str, tuple[tuple[str, ...], set[str], str]] = {
-    "accepts_unsigned": (
+
+def each(check: str, fragments: tuple, *params: str) -> dict:
+    return {f"{check}[{p}]": fragments for p in params}
+
+
+def spoofers(*fragments: str) -> dict:
+    ids = [f"{c}-{who}" for c in CHANNELS for who in ("same_sysid", "other_sysid")]
+    return each("test_second_ground_station_is_refused", fragments, *ids)
+
+
+def unsigned(message: str, fragment: str) -> dict:
+    return each(
+        "test_unsigned_command_is_refused",
+        (f"an unsigned {message} took effect: {fragment}",),
+        *(f"{c}-{message}" for c in CHANNELS),
+    )
+
+
+PARAM_CHANGED = "RTL_ALT became"
+MODE_CHANGED = ("mode became", "COMMAND_ACK ACCEPTED for DO_SET_MODE")
+
+PROOFS = {
+    # one message type taken unsigned: only that type's parametrization fails (and what sends
+    # that type unsigned beside it: the exempt-message and spoofing checks)
+    "unsigned_param_set": Proof(
         (SIGNING, SPOOFING),
+        ("accepts_unsigned_param_set",),
         {
-            *each("test_unsigned_command_is_refused", *CHANNELS),
-            *each("test_setup_signing_from_an_unsigned_link_is_refused", *CHANNELS),
-            *each("test_unsigned_exempt_messages_change_nothing", *CHANNELS),
-            "test_one_flipped_signature_bit_is_refused",
-            "test_exact_replay_is_refused",
-            "test_new_stream_61s_old_is_refused_59s_old_accepted",
-            "test_link_id_is_covered_and_is_its_own_stream",
-            "test_stream_table_is_bounded",
-            *SPOOFERS,
-            "test_spoofed_heartbeats_do_not_hide_a_link_loss",
+            **unsigned("PARAM_SET", PARAM_CHANGED),
+            **each("test_unsigned_exempt_messages_change_nothing", (PARAM_CHANGED,), *CHANNELS),
+            **spoofers(PARAM_CHANGED),
         },
-        "requires signing, yet: RTL_ALT became",
+        base=STRICT,
     ),
-    "accepts_replay": (
-        (SIGNING,),
-        {"test_exact_replay_is_refused", "test_new_stream_61s_old_is_refused_59s_old_accepted"},
-        "a byte-exact replay of a signed PARAM_SET set RTL_ALT to",
-    ),
-    "accepts_bad_signature": (
+    "unsigned_command_long": Proof(
         (SIGNING, SPOOFING),
+        ("accepts_unsigned_command_long",),
         {
-            "test_one_flipped_signature_bit_is_refused",
-            "test_link_id_is_covered_and_is_its_own_stream",
-            "test_forged_future_timestamp_does_not_lock_out_genuine_traffic",
-            *SPOOFERS,
+            **unsigned("COMMAND_LONG", "mode became"),
+            **each("test_unsigned_exempt_messages_change_nothing", (MODE_CHANGED,), *CHANNELS),
+            **spoofers(MODE_CHANGED),
         },
-        "a PARAM_SET with one signature bit flipped set RTL_ALT to",
+        base=STRICT,
     ),
-    "signing_lockout": (
+    # everything taken unsigned (and so anything that fails its signature check, too)
+    "unsigned": Proof(
+        (SIGNING, SPOOFING),
+        ("accepts_unsigned",),
+        {
+            **unsigned("PARAM_SET", PARAM_CHANGED),
+            **unsigned("COMMAND_LONG", "mode became"),
+            **each(
+                "test_setup_signing_from_an_unsigned_link_is_refused",
+                ("an unsigned SETUP_SIGNING changed its signing",),
+                *CHANNELS,
+            ),
+            **each("test_unsigned_exempt_messages_change_nothing", (PARAM_CHANGED,), *CHANNELS),
+            "test_one_flipped_signature_bit_is_refused": ("one signature bit flipped set RTL_ALT",),
+            "test_exact_replay_is_refused": ("a byte-exact replay of a signed PARAM_SET set",),
+            "test_new_stream_61s_old_is_refused_59s_old_accepted": ("took effect (limit 60 s)",),
+            "test_link_id_is_covered_and_is_its_own_stream": ("relabelled with another link id",),
+            "test_stream_table_is_bounded": ("the table has no limit of 16",),
+            "test_replay_is_refused_after_a_reboot": ("the vehicle forgot its signing clock",),
+            **spoofers(PARAM_CHANGED),
+            "test_spoofed_heartbeats_do_not_hide_a_link_loss": (
+                "unsigned spoofed heartbeats on channel 1 kept the GCS failsafe from firing",
+            ),
+        },
+        base=STRICT,
+    ),
+    # replays pass (no timestamp rule), and the stream table has no bound
+    "replay_and_streams": Proof(
         (SIGNING,),
-        {"test_forged_future_timestamp_does_not_lock_out_genuine_traffic"},
-        "one forged frame locks a genuine stream out",
+        ("accepts_replay", "signing_streams_unbounded"),
+        {
+            "test_exact_replay_is_refused": ("a byte-exact replay of a signed PARAM_SET set",),
+            "test_new_stream_61s_old_is_refused_59s_old_accepted": ("took effect (limit 60 s)",),
+            "test_replay_is_refused_after_a_reboot": ("the vehicle forgot its signing clock",),
+            "test_stream_table_is_bounded": ("the table has no limit of 16",),
+        },
+        base=STRICT,
     ),
-    "signing_streams_unbounded": (
-        (SIGNING,),
-        {"test_stream_table_is_bounded"},
-        "the table has no limit of 16",
-    ),
-    "leaks_key": (
+    # pymavlink's lockout flaw; the signing clock forgotten on reboot; the key in a STATUSTEXT
+    "lockout_reboot_key": Proof(
         (SIGNING, SECRECY),
-        {"test_key_is_not_readable", "test_key_is_not_in_the_run_artefacts"},
-        "the key is readable: STATUSTEXT 'Signing key <KEY>'",
-    ),
-    "crash_on_malformed": (
-        (MALFORMED,),
-        {"test_fuzzed_frames_change_nothing", *each("test_malformed_frame_is_dropped", *BROKEN)},
-        "simulator exited with code 3",
-    ),
-    "accepts_unknown_incompat": (  # one header bit: the frame is otherwise perfect
-        (MALFORMED,),
-        {"test_fuzzed_frames_change_nothing",
-         *each("test_malformed_frame_is_dropped", "unknown_incompat_flag")},
-        "unknown_incompat_flag: RTL_ALT became",
-    ),
-    "param_range_unchecked": (
-        (MALFORMED,),
-        {"test_fuzzed_frames_change_nothing", "test_out_of_range_param_set_is_rejected_or_clamped"},
-        "outside its range",
-    ),
-    "no_gcs_failsafe": (
-        (FLOOD, SPOOFING),
+        ("signing_lockout", "signing_clock_reset_on_reboot", "leaks_key"),
         {
-            "test_gcs_failsafe_fires_under_a_flood",
-            "test_spoofed_heartbeats_do_not_hide_a_link_loss",
+            "test_forged_future_timestamp_does_not_lock_out_genuine_traffic": (
+                "one forged frame locks a genuine stream out",
+            ),
+            "test_replay_is_refused_after_a_reboot": (
+                "captured 100 s before a reboot, replayed as the first frame after it, set RTL_ALT",
+            ),
+            "test_key_is_not_readable": ("the key is readable: STATUSTEXT 'Signing key <KEY>'",),
+            "test_key_is_not_in_the_run_artefacts": ("the signing key is in: ", "tlogs/"),
         },
-        "kept the GCS failsafe from firing",
+        base=STRICT,
     ),
-    "heartbeat_gaps": (  # a vehicle whose beats skip 3-5 s cannot be timed to its failsafe
-        (FLOOD,),
-        {"test_heartbeats_continue_under_a_flood", "test_gcs_failsafe_fires_under_a_flood"},
-        "largest heartbeat gap under the flood = ",
+    "bad_signature": Proof(
+        (SIGNING, SPOOFING),
+        ("accepts_bad_signature",),
+        {
+            "test_one_flipped_signature_bit_is_refused": ("one signature bit flipped set RTL_ALT",),
+            "test_link_id_is_covered_and_is_its_own_stream": ("relabelled with another link id",),
+            "test_forged_future_timestamp_does_not_lock_out_genuine_traffic": (
+                "one forged frame locks a genuine stream out",
+            ),
+            # the spoofer's frames signed with its own key are taken; with our system id on our
+            # link id they also move our stream's timestamp past our next frames
+            **spoofers((PARAM_CHANGED, "waited 3 s of vehicle time for the answer to a barrier")),
+        },
+        base=STRICT,
     ),
-    "param_service_stalls": (
+    # the process exits on a bad CRC (blatant: every malformed kind that breaks the CRC)
+    "crash": Proof(
+        (MALFORMED,),
+        ("crash_on_malformed",),
+        {
+            "test_fuzzed_frames_change_nothing": ("code 3",),
+            **each("test_malformed_frame_is_dropped", ("simulator exited with code 3",), *BROKEN),
+        },
+        base=STRICT,
+    ),
+    # one unknown header bit obeyed (the frame otherwise perfect); values stored unclamped
+    "incompat_and_range": Proof(
+        (MALFORMED,),
+        ("accepts_unknown_incompat", "param_range_unchecked"),
+        {
+            "test_fuzzed_frames_change_nothing": ("incompat flags 0x04 (CRC valid)",),
+            **each(
+                "test_malformed_frame_is_dropped",
+                ("unknown_incompat_flag: RTL_ALT became",),
+                "unknown_incompat_flag",
+            ),
+            "test_out_of_range_param_set_is_rejected_or_clamped": (
+                "FS_GCS_TIMEOUT (range 2..120): set 1 -> 1",
+            ),
+        },
+        base=STRICT,
+    ),
+    # under a flood: ACKs lost while another channel floods; the parameter service silent 8 s
+    # after a burst of reads (the check allows 5 s); the failsafe 0.8 s late (the profile: 1 s)
+    "flood": Proof(
         (FLOOD,),
-        {"test_vehicle_answers_again_after_a_flood"},
-        "the parameter service stayed silent after",
+        ("acks_lost_under_flood", "param_service_stalls", "gcs_failsafe_slightly_late"),
+        {
+            "test_commands_are_acknowledged_under_a_flood": (
+                "commands not acknowledged within 1.5 s = ",
+            ),
+            "test_vehicle_answers_again_after_a_flood": (
+                "stayed silent longer than 5 s after the flood in 3 of 3 attempts",
+            ),
+            "test_gcs_failsafe_fires_under_a_flood": (
+                "failsafe no later than: last beat in the old mode = 6.",
+                "OUTSIDE <= 6 s",
+            ),
+        },
+        base=STRICT,
+    ),
+    # beats with gaps of 3-5 s under the flood (not with the failsafe check: its timing on such
+    # beats would be a matter of chance)
+    "flood_gaps": Proof(
+        (
+            f"{FLOOD}::test_heartbeats_continue_under_a_flood",
+            f"{FLOOD}::test_commands_are_acknowledged_under_a_flood",
+        ),
+        ("heartbeat_gaps",),
+        {
+            "test_heartbeats_continue_under_a_flood": (
+                "largest heartbeat gap under the flood = ",
+                "OUTSIDE <= 2 s",
+            ),
+        },
+        base=STRICT,
     ),
 }
 
 
-def run_fault(fault: str, files: tuple[str, ...], tmp_path: Path) -> Run:
-    # the strict policy: every channel must refuse, so a fault shows on channel 0 too
-    profile = write_profile(
-        tmp_path / f"{fault}.yaml",
-        f"name: known-bad {fault}\nvehicle:\n  faults: [{fault}]\n",
-        base="sim-strict.yaml",
-    )
-    return run_pytest(*files, "--profile", str(profile), report_dir=tmp_path / "reports")
-
-
-@pytest.mark.parametrize("fault", sorted(EXPECTED))
-def test_fault_fails_exactly_its_security_checks(fault, tmp_path):
-    files, checks, says = EXPECTED[fault]
-    # given the default profile with one simulator fault on, when the security files that
-    # speak to it run, then exactly the intended checks fail, saying why
-    run = run_fault(fault, files, tmp_path)
-    assert_fails_exactly(run, checks, says)
-    if fault == "crash_on_malformed":
+@pytest.mark.parametrize("name", sorted(PROOFS))
+def test_faults_fail_exactly_their_security_checks(name, tmp_path):
+    proof = PROOFS[name]
+    # given the strict profile with these simulator faults on, when the security files that
+    # speak to them run, then exactly the intended checks fail, each saying why in its own message
+    run = run_proof(proof, tmp_path)
+    assert_fails_exactly(run, proof)
+    if name == "crash":
         # and the fuzzer's corpus found the crash on each frame with a bad CRC, leaving one
         # single-frame reproducer per kind of input, with the seed
         reproducers = sorted((run.run_dir / "reproducers").glob("*fuzzed*.json"))
