@@ -103,7 +103,7 @@ def with_link(data: bytes, frames: int, tlog_dir: Path) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=200_000)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     data = captured_stream(args.frames)
     with tempfile.TemporaryDirectory() as tmp:

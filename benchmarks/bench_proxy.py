@@ -5,8 +5,8 @@
 Throughput: a vehicle (another process) streams N frames as fast as loopback TCP takes them; the
 harness reads and parses them with pymavlink, directly or through the proxy (which parses every
 frame too). Latency: the vehicle echoes each frame; the harness sends one PING at a time and
-waits for it back, so a round trip crosses the proxy twice. The proxy runs in the harness's
-process, as it does in a test run, so they share one interpreter.
+waits for it back, so a round trip crosses the proxy twice. The proxy runs in a
+process of its own, as it does in a test run (drivers/proxy.py).
 """
 
 import argparse
@@ -127,7 +127,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--frames", type=int, default=100_000)
     ap.add_argument("--pings", type=int, default=3000)
-    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=5)
     args = ap.parse_args()
 
     stream_url, streamer = start_vehicle("stream", vehicle_stream(args.frames))

@@ -8,58 +8,35 @@ to degrade the link on purpose while a check runs.
         proxy.set("down", Impairment(loss=0.1, latency_s=0.5))
         proxy.outage(10.0)            # 10 vehicle seconds of silence both ways
 
-Vehicle time. A verdict must not change with the simulator's speedup, so every duration the
-proxy applies (latency, jitter, outage length, the bandwidth cap's serialisation time) is in
-VEHICLE seconds. The proxy parses the frames passing through (pymavlink, MAVLink 2 via
-drivers.mavlink), feeds its own VehicleClock (`proxy.clock`) from the time_boot_ms of the
-vehicle's frames travelling "down" (fed on arrival, so even frames an outage drops keep it
-running), and schedules on that time: a 500 ms latency at speedup 20 leaves after 25 ms of wall
-time. Wall-clock waits are derived from the observed pace (vehicle seconds per wall second).
-Before the vehicle's first time_boot_ms, and when it falls silent, the schedule runs as
-proxy_time.py describes (wall time; never faster than the vehicle).
-
-Frames. Impairments act on whole frames: the bytes forwarded are the frame's own
-(msg.get_msgbuf()), so signed frames pass untouched. Bytes pymavlink cannot frame are forwarded
-raw in their place in the stream and counted as "unparsed". With no impairment the proxy is a
-transparent relay: the same bytes, in the same order, as soon as they arrive.
-
-One loop thread (selectors) does all socket work and sends delayed frames when they are due; no
-sleep per frame. The harness side accepts one TCP client at a time: a new connection replaces the
-old one (a harness may reconnect). If a tcp vehicle closes its connection, the proxy closes the
-harness's too, as a direct link would report, and reconnects to the vehicle when the harness
-connects again.
+Durations are vehicle seconds (drivers/proxy_relay.py says how the relay keeps vehicle time).
+The relay runs in a process of its own, forked from a forkserver that has it imported already:
+the relay and the harness each parse every frame, and in one interpreter they would share one
+core. This class is the harness's handle: each call is answered by the relay process, so
+`counters` is a snapshot taken when asked. The process ignores Ctrl-C (the harness decides),
+dies with the harness (its pipe closes; on Linux also PR_SET_PDEATHSIG) and is killed by close().
 """
 
-import contextlib
-import random
-import selectors
-import socket
-import threading
-import time
-import traceback
-from collections.abc import Callable
+from __future__ import annotations
+
+import ctypes
+import multiprocessing
+import signal
+import sys
+from multiprocessing.connection import Connection
 from typing import Any
 
-from drivers.clock import VehicleClock
-from drivers.impairment import Channel, Counters, Impairment
-from drivers.mavlink import TIME_BOOT_TYPES, mavlink
-from drivers.proxy_sockets import LOOPBACK, TcpEnd, UdpEnd, open_vehicle, parse_vehicle_url
-from drivers.proxy_time import VehicleTimeline
+from drivers.errors import DriverError
+from drivers.impairment import Counters, Impairment
+from drivers.proxy_sockets import parse_vehicle_url
 
-DIRECTIONS = ("up", "down")  # up: harness -> vehicle; down: vehicle -> harness
-_READ, _WRITE = selectors.EVENT_READ, selectors.EVENT_WRITE
-
-
-def _parser() -> Any:
-    mav = mavlink.MAVLink(None)
-    mav.robust_parsing = True  # bad bytes come back as BAD_DATA instead of vanishing in a raise
-    return mav
+CALL_TIMEOUT_S = 10.0  # wall seconds: the relay answers in microseconds unless it is wedged
+START_TIMEOUT_S = 30.0  # wall seconds: a first forkserver start imports pymavlink's dialect
+_CONTEXT = multiprocessing.get_context("forkserver")
+_CONTEXT.set_forkserver_preload(["drivers.proxy_relay"])
 
 
 class ImpairmentProxy:
-    WAKE_MAX_S = 0.01  # while frames wait, re-check at least this often (the pace may change)
-    IDLE_S = 0.5
-    RECONNECT_TIMEOUT_S = 2.0
+    """A relay process between the harness and `vehicle_url`; see the module docstring."""
 
     def __init__(
         self,
@@ -69,324 +46,170 @@ class ImpairmentProxy:
         vehicle_sysid: int | None = None,
         connect_timeout_s: float = 5.0,
     ) -> None:
-        self._addr = parse_vehicle_url(vehicle_url)  # ValueError before anything is opened
+        parse_vehicle_url(vehicle_url)  # ValueError before any process starts
         self.vehicle_url = vehicle_url
-        self.vehicle_sysid = vehicle_sysid  # None: the first autopilot HEARTBEAT going down
-        self.seed = seed
-        self.clock = VehicleClock()
-        self._time = VehicleTimeline(self.clock)
-        self._channels = {d: Channel(random.Random(f"{seed}:{d}")) for d in DIRECTIONS}
-        self.counters: dict[str, Counters] = {d: c.counters for d, c in self._channels.items()}
-        self.error: str | None = None  # set if the loop thread died of a bug
-        self._lock = threading.Lock()  # guards the channels (loop thread vs. control calls)
-        self._stop = threading.Event()
-        self._closed = False
-        self._sockets_closed = False
-        self._vehicle: TcpEnd | UdpEnd | None = open_vehicle(self._addr, connect_timeout_s)
-        self._client: TcpEnd | None = None
-        self._parsers = {d: _parser() for d in DIRECTIONS}
-        self._masks: dict[int, int] = {}
-        self._sel = selectors.DefaultSelector()
-        self._wake_r, self._wake_w = socket.socketpair()
-        try:
-            self._listener = socket.create_server((LOOPBACK, 0))
-        except OSError:
-            self._vehicle.close()
-            self._wake_r.close()
-            self._wake_w.close()
-            raise
-        self._listener.setblocking(False)
-        self._wake_r.setblocking(False)
-        self.url = f"tcp:{LOOPBACK}:{self._listener.getsockname()[1]}"
-        self._sel.register(self._listener, _READ, self._on_accept)
-        self._sel.register(self._wake_r, _READ, self._on_wake)
-        self._watch(self._vehicle, self._on_vehicle)
-        self._thread = threading.Thread(
-            target=self._run, name=f"impairment proxy {self.url}", daemon=True
+        self._conn, child = _CONTEXT.Pipe()
+        self._proc = _CONTEXT.Process(
+            target=_serve,
+            args=(child, vehicle_url, seed, vehicle_sysid, connect_timeout_s),
+            name=f"impairment proxy to {vehicle_url}",
+            daemon=True,
         )
-        self._thread.start()
+        self._closed = False
+        self._proc.start()
+        child.close()
+        try:
+            self.url: str = self._answer("start", START_TIMEOUT_S + connect_timeout_s)
+        except BaseException:
+            self._kill()
+            raise
 
-    # -- control (any thread) ------------------------------------------------------------------
+    # -- control: each is one call to the relay process ----------------------------------------
     def set(self, direction: str, impairment: Impairment) -> None:
         """Impair "up" (harness -> vehicle), "down" or "both" from the next frame on."""
         if not isinstance(impairment, Impairment):
             raise TypeError(f"expected an Impairment, got {type(impairment).__name__}")
-        with self._lock:
-            for ch in self._pick(direction):
-                ch.impairment = impairment
-        self._wake()
+        self._call("set", direction, impairment)
 
     def clear(self) -> None:
         """Back to a transparent relay: no impairment, no outage, no frame held back. Frames
         already delayed still leave in order."""
-        with self._lock:
-            for ch in self._channels.values():
-                ch.impairment = Impairment()
-                ch.outage_until = float("-inf")
-                ch.release_held()
-        self._wake()
+        self._call("clear")
 
     def outage(self, duration_s: float, direction: str = "both") -> None:
         """Drop every frame arriving in the next `duration_s` vehicle seconds."""
-        if duration_s < 0:
-            raise ValueError(f"outage duration must be >= 0, not {duration_s!r}")
-        end = self._time.now() + duration_s
-        with self._lock:
-            for ch in self._pick(direction):
-                ch.outage_until = max(ch.outage_until, end)
+        self._call("outage", duration_s, direction)
 
     def in_outage(self, direction: str = "both") -> bool:
-        now = self._time.now()
-        return any(now < ch.outage_until for ch in self._pick(direction))
+        return bool(self._call("in_outage", direction))
+
+    @property
+    def counters(self) -> dict[str, Counters]:
+        """What each direction ("up", "down") did so far: a snapshot."""
+        return self._call("counters")
 
     @property
     def pace(self) -> float:
         """Observed speedup of the vehicle (vehicle seconds per wall second)."""
-        return self._time.pace
+        return self._call("pace")
 
     @property
     def vehicle_side_port(self) -> int:
         """The proxy's own port toward the vehicle (the udpin port it listens on, say)."""
-        vehicle = self._vehicle
-        return vehicle.sock.getsockname()[1] if vehicle is not None else 0
+        return self._call("vehicle_side_port")
 
     @property
     def harness_connected(self) -> bool:
-        return self._client is not None
+        return self._call("harness_connected")
 
-    def _pick(self, direction: str) -> list[Channel]:
-        if direction == "both":
-            return list(self._channels.values())
-        if direction not in self._channels:
-            raise ValueError(f"direction must be 'up', 'down' or 'both', not {direction!r}")
-        return [self._channels[direction]]
+    @property
+    def error(self) -> str | None:
+        """The relay loop's traceback if it died of a bug, else None."""
+        return self._call("error")
 
-    # -- the loop thread -----------------------------------------------------------------------
-    def _run(self) -> None:
+    # -- the pipe ------------------------------------------------------------------------------
+    def _call(self, name: str, *args: Any) -> Any:
+        if self._closed:
+            raise DriverError(f"the impairment proxy to {self.vehicle_url} is closed ({name})")
         try:
-            while not self._stop.is_set():
-                for key, mask in self._sel.select(self._timeout()):
-                    key.data(mask)
-                self._flush()
-        except Exception:  # a bug must not leave a half-working relay: close, and say why
-            self.error = traceback.format_exc()
-        finally:
-            self._close_sockets()
+            self._conn.send((name, args))
+        except OSError as exc:
+            raise self._gone(name, exc) from None
+        return self._answer(name, CALL_TIMEOUT_S)
 
-    def _timeout(self) -> float:
-        with self._lock:
-            dues = [d for ch in self._channels.values() if (d := ch.next_due()) is not None]
-        if not dues:
-            return self.IDLE_S
-        return min(self._time.wall_delay(min(dues) - self._time.now()), self.WAKE_MAX_S)
-
-    def _on_wake(self, _mask: int) -> None:
+    def _answer(self, name: str, timeout_s: float) -> Any:
         try:
-            while self._wake_r.recv(4096):
-                pass
-        except BlockingIOError:
-            pass
+            if not self._conn.poll(timeout_s):
+                raise DriverError(
+                    f"the impairment proxy to {self.vehicle_url} did not answer {name} "
+                    f"within {timeout_s:g} s (wall)"
+                )
+            ok, value = self._conn.recv()
+        except (EOFError, OSError) as exc:
+            raise self._gone(name, exc) from None
+        if not ok:
+            raise value
+        return value
 
-    def _on_accept(self, _mask: int) -> None:
-        try:
-            sock, _ = self._listener.accept()
-        except BlockingIOError:
-            return
-        if self._client is not None:  # the harness reconnected: the newest connection wins
-            self._drop_client()
-        if self._vehicle is None:  # the vehicle closed on the last client: reach it again
-            try:
-                self._vehicle = open_vehicle(self._addr, self.RECONNECT_TIMEOUT_S)
-            except Exception:
-                sock.close()  # no vehicle behind the proxy: tell the harness at once
-                return
-            self._parsers["down"] = _parser()
-            self._watch(self._vehicle, self._on_vehicle)
-        self._client = TcpEnd(sock)
-        self._parsers["up"] = _parser()
-        self._watch(self._client, self._on_client)
-
-    def _on_client(self, mask: int) -> None:
-        client = self._client
-        if client is None:
-            return
-        if mask & _WRITE and not self._flush_end(client):
-            return
-        if mask & _READ:
-            data = client.recv()
-            if data == b"":
-                self._drop_client()
-            elif data:
-                self._ingest("up", data)
-
-    def _on_vehicle(self, mask: int) -> None:
-        vehicle = self._vehicle
-        if vehicle is None:
-            return
-        if mask & _WRITE and not self._flush_end(vehicle):
-            return
-        if not mask & _READ:
-            return
-        for _ in range(64 if isinstance(vehicle, UdpEnd) else 1):  # drain datagrams in a batch
-            data = vehicle.recv()
-            if data is None:
-                return
-            if data == b"":
-                self._lose_vehicle()
-                return
-            self._ingest("down", data)
-
-    def _ingest(self, direction: str, data: bytes) -> None:
-        wall = time.monotonic()
-        msgs = self._parsers[direction].parse_buffer(data)
-        if not msgs:
-            return
-        if direction == "down":
-            self._feed_clock(msgs, wall)
-        now = self._time.now(wall)
-        ch = self._channels[direction]
-        bad = mavlink.MAVLink_bad_data
-        with self._lock:
-            for msg in msgs:
-                if isinstance(msg, bad):
-                    ch.push_unparsed(bytes(msg.get_msgbuf()), now)
-                else:
-                    ch.push_frame(msg.get_msgbuf(), now)
-
-    def _feed_clock(self, msgs: list[Any], wall: float) -> None:
-        # Frames read together arrived together: only the last time sample among them is news
-        # (the last, not the largest, so that a reboot inside the batch is still seen).
-        newest = None
-        for msg in msgs:
-            mtype = msg.get_type()
-            if mtype in TIME_BOOT_TYPES:
-                if msg.get_srcSystem() == self.vehicle_sysid:
-                    newest = msg.time_boot_ms
-            elif (
-                mtype == "HEARTBEAT"
-                and self.vehicle_sysid is None
-                and msg.autopilot != mavlink.MAV_AUTOPILOT_INVALID
-            ):
-                self.vehicle_sysid = msg.get_srcSystem()
-        if newest is not None:
-            self._time.observe(newest, wall)
-
-    def _flush(self) -> None:
-        now = self._time.now()
-        for direction, ch in self._channels.items():
-            with self._lock:
-                items = ch.ready(now)
-            if not items:
-                continue
-            c = ch.counters
-            end = self._client if direction == "down" else self._vehicle
-            datas = [data for data, _ in items]
-            # Counted before the write, so a far side that sees a frame also sees it counted;
-            # bytes before frames, so whoever sees the frame count final sees the bytes final.
-            c.forwarded_bytes += sum(map(len, datas))
-            c.forwarded += len(datas)
-            sent = 0
-            if end is not None:
-                try:
-                    sent = end.send(datas)
-                except OSError:
-                    self._end_failed(end)
-                else:
-                    self._watch(end, self._on_client if end is self._client else self._on_vehicle)
-            if sent < len(datas):
-                c.forwarded -= len(datas) - sent
-                c.forwarded_bytes -= sum(map(len, datas[sent:]))
-                c.undelivered += len(datas) - sent
-
-    # -- socket bookkeeping --------------------------------------------------------------------
-    def _watch(self, end: TcpEnd | UdpEnd, callback: Callable[[int], None]) -> None:
-        """Register `end`, asking for write readiness only while it has bytes waiting."""
-        mask = _READ | (_WRITE if end.wants_write else 0)
-        fd = end.fileno()
-        old = self._masks.get(fd)
-        if old == mask:
-            return
-        if old is None:
-            self._sel.register(end.sock, mask, callback)
-        else:
-            self._sel.modify(end.sock, mask, callback)
-        self._masks[fd] = mask
-
-    def _unwatch(self, end: TcpEnd | UdpEnd) -> None:
-        fd = end.fileno()
-        if self._masks.pop(fd, None) is not None:
-            self._sel.unregister(end.sock)
-
-    def _flush_end(self, end: TcpEnd | UdpEnd) -> bool:
-        try:
-            end.flush()
-        except OSError:
-            self._end_failed(end)
-            return False
-        self._watch(end, self._on_client if end is self._client else self._on_vehicle)
-        return True
-
-    def _end_failed(self, end: TcpEnd | UdpEnd) -> None:
-        if end is self._client:
-            self._drop_client()
-        elif end is self._vehicle:
-            self._lose_vehicle()
-
-    def _drop_client(self) -> None:
-        client, self._client = self._client, None
-        if client is None:
-            return
-        self._unwatch(client)
-        client.close()
-        with self._lock:
-            self.counters["down"].undelivered += self._channels["down"].discard()
-
-    def _lose_vehicle(self) -> None:
-        """A tcp vehicle closed its connection: close the harness's too, as a direct link would."""
-        vehicle, self._vehicle = self._vehicle, None
-        if vehicle is None:
-            return
-        self._unwatch(vehicle)
-        vehicle.close()
-        with self._lock:
-            self.counters["up"].undelivered += self._channels["up"].discard()
-        self._drop_client()
-
-    def _wake(self) -> None:
-        # closed, or already full of wake-ups: the loop is awake either way
-        with contextlib.suppress(OSError):
-            self._wake_w.send(b"\0")
-
-    def _close_sockets(self) -> None:
-        with self._lock:
-            if self._sockets_closed:
-                return
-            self._sockets_closed = True
-        for end in (self._client, self._vehicle):
-            if end is not None:
-                end.close()
-        self._client = self._vehicle = None
-        for sock in (self._listener, self._wake_r, self._wake_w):
-            sock.close()
-        self._sel.close()
+    def _gone(self, name: str, exc: BaseException) -> DriverError:
+        self._proc.join(timeout=1.0)
+        return DriverError(
+            f"the impairment proxy to {self.vehicle_url} is gone (exit code "
+            f"{self._proc.exitcode}) while asked {name}: {exc or type(exc).__name__}"
+        )
 
     # -- lifetime ------------------------------------------------------------------------------
     def close(self) -> None:
-        """Stop the loop and close every socket; idempotent."""
+        """Stop the relay (its sockets close with it) and reap its process; idempotent."""
         if self._closed:
             return
         self._closed = True
-        self._stop.set()
-        self._wake()
-        self._thread.join(timeout=5.0)
-        if not self._thread.is_alive():
-            self._close_sockets()
+        try:
+            self._conn.send(("close", ()))
+            self._conn.poll(5.0)
+        except OSError:
+            pass
+        self._kill()
 
-    def __enter__(self) -> "ImpairmentProxy":
+    def _kill(self) -> None:
+        self._closed = True
+        self._proc.join(timeout=2.0)
+        if self._proc.is_alive():
+            self._proc.kill()
+            self._proc.join(timeout=5.0)
+        self._conn.close()
+
+    def __enter__(self) -> ImpairmentProxy:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
     def __repr__(self) -> str:
-        return f"ImpairmentProxy({self.vehicle_url!r} via {self.url})"
+        return f"ImpairmentProxy({self.vehicle_url!r} via {getattr(self, 'url', '?')})"
+
+
+_CALLS = {
+    "set": lambda r, direction, impairment: r.set(direction, impairment),
+    "clear": lambda r: r.clear(),
+    "outage": lambda r, duration_s, direction: r.outage(duration_s, direction),
+    "in_outage": lambda r, direction: r.in_outage(direction),
+    "counters": lambda r: dict(r.counters_snapshot()),
+    "pace": lambda r: r.pace,
+    "vehicle_side_port": lambda r: r.vehicle_side_port,
+    "harness_connected": lambda r: r.harness_connected,
+    "error": lambda r: r.error,
+}
+
+
+def _serve(
+    conn: Connection, vehicle_url: str, seed: int, sysid: int | None, connect_timeout_s: float
+) -> None:
+    """The relay process: start the relay, then answer calls until "close" or the pipe ends."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the harness's to handle
+    if sys.platform.startswith("linux"):  # die with the harness, however it ends
+        ctypes.CDLL("libc.so.6").prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    from drivers.proxy_relay import Relay  # preloaded by the forkserver
+
+    try:
+        relay = Relay(vehicle_url, seed=seed, vehicle_sysid=sysid,
+                      connect_timeout_s=connect_timeout_s)  # fmt: skip
+    except Exception as exc:
+        conn.send((False, exc))
+        return
+    try:
+        conn.send((True, relay.url))
+        while True:
+            try:
+                name, args = conn.recv()
+            except (EOFError, OSError):
+                return
+            if name == "close":
+                return
+            try:
+                conn.send((True, _CALLS[name](relay, *args)))
+            except Exception as exc:
+                conn.send((False, exc))
+    finally:
+        relay.close()
+        conn.close()

@@ -10,12 +10,13 @@ import socket
 import statistics
 import threading
 import time
+from collections.abc import Callable
 
 import pytest
 
 from drivers.clock import VehicleClock
 from drivers.errors import VehicleLost
-from drivers.impairment import Channel, GilbertElliott, Impairment
+from drivers.impairment import Channel, Counters, GilbertElliott, Impairment
 from drivers.link import Link
 from drivers.mavlink import mavlink
 from drivers.proxy import ImpairmentProxy
@@ -24,6 +25,17 @@ from tests.fake_peer import FakePeer
 
 
 # -- helpers ----------------------------------------------------------------------------------
+def counted(proxy: ImpairmentProxy, direction: str, done: Callable[[Counters], bool],
+            what: str, wall_s: float = 5.0) -> Counters:
+    """The proxy's counters of `direction` once `done` holds of them (a fresh snapshot each poll;
+    the last one in the failure message)."""
+    deadline = time.monotonic() + wall_s
+    while not done(c := proxy.counters[direction]):
+        assert time.monotonic() < deadline, f"timed out after {wall_s:g} s waiting for {what}: {c}"
+        time.sleep(0.002)
+    return c
+
+
 def until(predicate, what: str, wall_s: float = 5.0, poll_s: float = 0.002) -> None:
     deadline = time.monotonic() + wall_s
     while not predicate():
@@ -142,13 +154,10 @@ def relay_up(impairment: Impairment, n: int, seed: int = 0):
             until(lambda: proxy.harness_connected, "the proxy to accept the harness")
             proxy.set("up", impairment)
             h.send(b"".join(h.ping(i) for i in range(n)))
-            c = proxy.counters["up"]
-            until(lambda: c.frames == n, f"the proxy to read all {n} frames")
+            counted(proxy, "up", lambda c: c.frames == n, f"the proxy to read all {n} frames")
             proxy.clear()  # lets go of a frame still held back for reordering
-            until(
-                lambda: c.forwarded + c.dropped - c.duplicated == n,
-                f"every frame forwarded or dropped ({c})",
-            )
+            c = counted(proxy, "up", lambda c: c.forwarded + c.dropped - c.duplicated == n,
+                        "every frame forwarded or dropped")  # fmt: skip
             until(lambda: len(peer.received) == c.forwarded_bytes, "the vehicle to get them all")
             return parse(peer.received), c
     finally:
@@ -323,10 +332,10 @@ def test_counters_match_what_the_far_side_saw(peer, proxy, harness):
     proxy.set("down", Impairment(loss=0.1, duplicate=0.1, reorder=0.1))
     n = 500
     sent = sum(len(peer.heartbeat()) for _ in range(n))
-    c = proxy.counters["down"]
-    until(lambda: c.frames == n, "the proxy to read every heartbeat")
+    counted(proxy, "down", lambda c: c.frames == n, "the proxy to read every heartbeat")
     proxy.clear()
-    until(lambda: c.forwarded + c.dropped - c.duplicated == n, f"everything accounted for: {c}")
+    c = counted(proxy, "down", lambda c: c.forwarded + c.dropped - c.duplicated == n,
+                "everything accounted for")  # fmt: skip
     until(lambda: len(harness.received) == c.forwarded_bytes, "the harness to get it all")
     got = parse(harness.received)
     assert len(got) == c.forwarded and c.bytes == sent

@@ -78,13 +78,12 @@ def _last_heartbeat(vehicle: Vehicle, proxy: ImpairmentProxy, settings: dict) ->
     if at < link.clock.now() + 0.05 * period:
         at += period
     link.elapse(max(0.0, at - link.clock.now()))  # our 1 Hz heartbeats carry on meanwhile
-    up = proxy.counters["up"]
     link.gcs_heartbeats = False
-    through = up.frames
+    through = proxy.counters["up"].frames
     link.send_heartbeat()
     deadline = link.clock.now() + 1.0
-    while up.frames <= through and link.clock.now() < deadline:
-        link.elapse(0.01)  # the proxy thread takes it in within a few vehicle milliseconds
+    while proxy.counters["up"].frames <= through and link.clock.now() < deadline:
+        link.elapse(0.01)  # the proxy takes it in within a few vehicle milliseconds
 
 
 def cut_uplink(

@@ -77,7 +77,7 @@ def test_telemetry_degrades_no_more_than_the_link(proxy, vehicle, settings, scen
     for name, hz in settings["streams"].items():
         vehicle.request_stream(name, hz)
     proxy.set("both", impairment(scenario))
-    down, stats = proxy.counters["down"], vehicle.link.stats
+    down, stats = proxy.counters["down"], vehicle.link.stats  # a snapshot of the proxy's count
     before = (down.dropped + down.corrupted, stats.total_lost)
     # when we watch the vehicle for sample_s
     window = observe(vehicle.link, vehicle.sysid, vehicle.compid, settings["sample_s"])
@@ -86,6 +86,7 @@ def test_telemetry_degrades_no_more_than_the_link(proxy, vehicle, settings, scen
     # wait for one more frame from every sender before comparing the counts: otherwise the
     # proxy's count runs ahead and the difference comes out negative)
     proxy.clear()
+    down = proxy.counters["down"]
     injected = down.dropped + down.corrupted - before[0]
     settle(vehicle.link, timeout_s=5.0)
     seen = stats.total_lost - before[1]  # every sender behind the proxy, not just the autopilot
