@@ -20,11 +20,12 @@ from typing import Any
 import allure
 import pytest
 
-from drivers import bench, make_driver
+from drivers import make_driver
 from drivers.errors import VehicleError
-from drivers.link import Link
-from drivers.proxy import ImpairmentProxy
-from drivers.vehicle import Vehicle
+from drivers.impair.proxy import ImpairmentProxy
+from drivers.link.connection import Link
+from drivers.services.vehicle import Vehicle
+from drivers.vehicles import bench
 from profiles import Profile, ProfileError, load_profile, load_registry
 from reports import findings as fnd
 from reports.measurement import Recorder

@@ -14,7 +14,7 @@ import threading
 import time
 from pathlib import Path
 
-from drivers.link import Link
+from drivers.link.connection import Link
 from drivers.mavlink import mavlink
 
 

@@ -6,7 +6,7 @@ Throughput: a vehicle (another process) streams N frames as fast as loopback TCP
 harness reads and parses them with pymavlink, directly or through the proxy (which parses every
 frame too). Latency: the vehicle echoes each frame; the harness sends one PING at a time and
 waits for it back, so a round trip crosses the proxy twice. The proxy runs in a
-process of its own, as it does in a test run (drivers/proxy.py).
+process of its own, as it does in a test run (drivers/impair/proxy.py).
 """
 
 import argparse
@@ -18,8 +18,8 @@ import statistics
 import sys
 import time
 
+from drivers.impair.proxy import ImpairmentProxy
 from drivers.mavlink import mavlink
-from drivers.proxy import ImpairmentProxy
 
 
 class _Buf:

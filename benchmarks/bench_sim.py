@@ -16,10 +16,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from drivers.link import Link
+from drivers.link.connection import Link
 from drivers.process import ManagedProcess
-from drivers.sim_driver import LINK_LINE, ROOT
-from drivers.vehicle import Vehicle
+from drivers.services.vehicle import Vehicle
+from drivers.vehicles.sim_driver import LINK_LINE, ROOT
 
 
 def start_sim(speedup: float, log: Path) -> tuple[ManagedProcess, str, float]:

@@ -1,8 +1,16 @@
-"""All that reaches a vehicle: the link, the vehicle API, and the drivers that start vehicles.
+"""All that reaches a vehicle, in rooms by job; imports point one way (tests/test_layers.py
+holds them to it, `python -m tests.layers` prints the graph):
 
-Dependencies point one way: suites -> fixtures (conftest.py) -> drivers -> pymavlink.
+    attack/    hostile traffic: raw frames, a second station, a flooder, fuzzing  \
+    impair/    degrading the link: the impairment proxy, netem, a cut uplink      -> services/
+    vehicles/  starting and stopping vehicles: simulator, SITL, endpoint, bench   /
+    services/  what the harness asks of a vehicle: Vehicle, params, mission, ...  -> link/
+    link/      the MAVLink connection on the vehicle's clock, signing a connection -> the root
+    (root)     mavlink (the dialect), errors, process (process groups), ports
 
-Every vehicle driver keeps one contract (sim_driver, ardupilot_sitl, px4_sitl):
+Suites and fixtures (conftest.py) use them all; none of them imports suites/ or sim/.
+
+Every vehicle driver (vehicles/) keeps one contract (sim_driver, ardupilot_sitl, px4_sitl):
 
     name: str                      # "sim", "ardupilot-sitl", "px4-sitl", "endpoint"
     capabilities: frozenset[str]   # from sim_faults, restart, reboot, flight, wipe, hardware
@@ -22,10 +30,10 @@ from typing import Any
 
 # vehicle.driver -> "module:class"; imported on demand, so `import drivers.x` stays light
 DRIVERS = {
-    "sim": "drivers.sim_driver:SimDriver",
-    "ardupilot-sitl": "drivers.ardupilot_sitl:ArduPilotSitl",
-    "px4-sitl": "drivers.px4_sitl:Px4Sitl",
-    "endpoint": "drivers.endpoint:EndpointDriver",
+    "sim": "drivers.vehicles.sim_driver:SimDriver",
+    "ardupilot-sitl": "drivers.vehicles.ardupilot_sitl:ArduPilotSitl",
+    "px4-sitl": "drivers.vehicles.px4_sitl:Px4Sitl",
+    "endpoint": "drivers.vehicles.endpoint:EndpointDriver",
 }
 
 

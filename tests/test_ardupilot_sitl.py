@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from drivers.ardupilot_sitl import ENV_BINARY, ArduPilotSitl
-from drivers.link import Link
+from drivers.link.connection import Link
 from drivers.mavlink import mavlink
 from drivers.ports import is_free
-from drivers.vehicle import Vehicle
+from drivers.services.vehicle import Vehicle
+from drivers.vehicles.ardupilot_sitl import ENV_BINARY, ArduPilotSitl
 from profiles import load_profile
 from tests.fake_sitl import alive
 

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from drivers.errors import DriverError
-from drivers.sim_driver import SimDriver
+from drivers.vehicles.sim_driver import SimDriver
 from tests.run_pytest import ROOT, run_pytest, write_profile
 
 

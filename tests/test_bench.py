@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from drivers.link import Link
-from drivers.sim_driver import SimDriver
-from drivers.vehicle import Vehicle
+from drivers.link.connection import Link
+from drivers.services.vehicle import Vehicle
+from drivers.vehicles.sim_driver import SimDriver
 from tests.run_pytest import ROOT, run_pytest
 
 SCENARIO = str(ROOT / "tests" / "scenarios" / "bench_checks.py")

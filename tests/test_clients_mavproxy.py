@@ -18,11 +18,11 @@ from pathlib import Path
 import MAVProxy  # noqa: F401  (no importorskip: a missing MAVProxy must fail CI loudly)
 import pytest
 
-from drivers.link import Link
+from drivers.link.connection import Link
 from drivers.mavlink import COPTER_MODES, mavlink
 from drivers.process import ManagedProcess
-from drivers.sim_driver import SimDriver
-from drivers.vehicle import Vehicle
+from drivers.services.vehicle import Vehicle
+from drivers.vehicles.sim_driver import SimDriver
 
 MAVPROXY = Path(sys.executable).with_name("mavproxy.py")
 SPEEDUP = 10  # MAVProxy's own timers (param fetch retries, heartbeat loss) run on the wall clock

@@ -33,7 +33,7 @@ from mavsdk.asyncio.plugins.param import ParamAsync
 from mavsdk.asyncio.plugins.telemetry import FixType, FlightMode, LandedState, TelemetryAsync
 
 from drivers.mavlink import mavlink
-from drivers.sim_driver import SimDriver
+from drivers.vehicles.sim_driver import SimDriver
 
 SPEEDUP = 20  # see the module docstring
 HOME = (-35.363261, 149.165230, 584.0, 0.0)  # lat, lon, alt AMSL, heading, as given to the sim

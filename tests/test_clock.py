@@ -2,7 +2,7 @@
 
 import pytest
 
-from drivers.clock import VehicleClock
+from drivers.link.clock import VehicleClock
 
 
 def test_clock_is_zero_until_the_first_sample():

@@ -15,13 +15,13 @@ from pathlib import Path
 import pytest
 
 from drivers import make_driver
-from drivers.ardupilot_sitl import ENV_BINARY, ENV_DEFAULTS, ArduPilotSitl
 from drivers.errors import DriverError
-from drivers.flavour import custom_mode, gcs_failsafe_params, mode_name
 from drivers.mavlink import mavlink
 from drivers.ports import PortLease, is_free, lease_block, tcp, udp
-from drivers.px4_sitl import ENV_BUILD, Px4Sitl
-from drivers.sim_driver import SimDriver
+from drivers.services.flavour import custom_mode, gcs_failsafe_params, mode_name
+from drivers.vehicles.ardupilot_sitl import ENV_BINARY, ENV_DEFAULTS, ArduPilotSitl
+from drivers.vehicles.px4_sitl import ENV_BUILD, Px4Sitl
+from drivers.vehicles.sim_driver import SimDriver
 from profiles import load_profile
 from tests.fake_sitl import alive, fake_ardupilot, fake_px4_build
 
@@ -236,7 +236,7 @@ def _free_tcp_block() -> int:
 PARALLEL = """
 import json, sys, time
 from pathlib import Path
-from drivers.ardupilot_sitl import ArduPilotSitl
+from drivers.vehicles.ardupilot_sitl import ArduPilotSitl
 folder, go = Path(sys.argv[1]), Path(sys.argv[2])
 while not go.exists():  # both start together
     time.sleep(0.005)
@@ -306,7 +306,7 @@ INNER = """
 import json, time
 from pathlib import Path
 import pytest
-from drivers.ardupilot_sitl import ArduPilotSitl
+from drivers.vehicles.ardupilot_sitl import ArduPilotSitl
 
 @pytest.fixture(scope="session")
 def driver():

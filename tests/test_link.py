@@ -6,7 +6,7 @@ import time
 import pytest
 
 from drivers.errors import VehicleLost, VehicleSilent, WaitTimeout
-from drivers.link import Link
+from drivers.link.connection import Link
 from drivers.mavlink import mavlink, mavutil
 from tests.fake_peer import FakePeer
 

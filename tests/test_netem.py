@@ -12,9 +12,9 @@ import time
 
 import pytest
 
-from drivers import netem
 from drivers.errors import DriverError
-from drivers.netem import NetemLink, NetemSpec, netem_args, netem_available, netns_available
+from drivers.impair import netem
+from drivers.impair.netem import NetemLink, NetemSpec, netem_args, netem_available, netns_available
 
 # A vehicle stand-in that echoes: run inside the namespace as `python -c ECHO ADDRESS tcp|udp`.
 ECHO = """

@@ -14,13 +14,13 @@ from collections.abc import Callable
 
 import pytest
 
-from drivers.clock import VehicleClock
 from drivers.errors import VehicleLost
-from drivers.impairment import Channel, Counters, GilbertElliott, Impairment
-from drivers.link import Link
+from drivers.impair.impairment import Channel, Counters, GilbertElliott, Impairment
+from drivers.impair.proxy import ImpairmentProxy
+from drivers.impair.proxy_time import VehicleTimeline
+from drivers.link.clock import VehicleClock
+from drivers.link.connection import Link
 from drivers.mavlink import mavlink
-from drivers.proxy import ImpairmentProxy
-from drivers.proxy_time import VehicleTimeline
 from tests.fake_peer import FakePeer
 
 

@@ -17,23 +17,23 @@ from types import SimpleNamespace
 import pytest
 from hypothesis import given, settings
 
-from drivers import frames
-from drivers.clock import VehicleClock
-from drivers.frames import FrameBuilder, Reproducer, Signature, replay
-from drivers.link import Link
-from drivers.mavlink import mavlink, mavutil
-from drivers.signing import (
+from drivers.attack import frames
+from drivers.attack.frames import FrameBuilder, Reproducer, Signature, replay
+from drivers.attack.strategies import Target, malformed
+from drivers.link.clock import VehicleClock
+from drivers.link.connection import Link
+from drivers.link.keys import (
     TICKS_PER_S,
-    Signer,
     SigningKey,
     SigningKeyError,
-    SigningSession,
     load_key,
     redact_secrets,
     wall_timestamp,
 )
-from drivers.sim_driver import SimDriver
-from suites.security.strategies import Target, malformed
+from drivers.link.signer import Signer
+from drivers.mavlink import mavlink, mavutil
+from drivers.services.signing import SigningSession
+from drivers.vehicles.sim_driver import SimDriver
 from tests.fake_peer import FakePeer
 from tests.run_pytest import ROOT, run_pytest
 

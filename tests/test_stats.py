@@ -2,7 +2,7 @@
 
 import pytest
 
-from drivers.stats import LinkStats, StreamStats
+from drivers.link.stats import LinkStats, StreamStats
 
 
 @pytest.mark.parametrize(

@@ -3,12 +3,12 @@ COMMAND_ACK, refusals explained, modes and arming confirmed by HEARTBEAT."""
 
 import pytest
 
-from drivers import link_quality, mission
 from drivers.errors import CommandRejected, WaitTimeout
-from drivers.link import Link
+from drivers.link.connection import Link
 from drivers.mavlink import mavlink
-from drivers.sim_driver import SimDriver
-from drivers.vehicle import Vehicle
+from drivers.services import link_quality, mission
+from drivers.services.vehicle import Vehicle
+from drivers.vehicles.sim_driver import SimDriver
 
 
 @pytest.fixture(scope="module")

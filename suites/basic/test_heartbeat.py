@@ -5,8 +5,8 @@ import itertools
 
 import pytest
 
-from drivers.link import Timed
-from drivers.vehicle import Vehicle
+from drivers.link.connection import Timed
+from drivers.services.vehicle import Vehicle
 
 
 def heartbeats(vehicle: Vehicle, duration_s: float) -> list[Timed]:

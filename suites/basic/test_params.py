@@ -6,10 +6,10 @@ from collections.abc import Callable
 
 import pytest
 
-from drivers.link import Message
+from drivers.link.connection import Message
 from drivers.mavlink import mavlink
-from drivers.params import name_of
-from drivers.vehicle import Vehicle
+from drivers.services.params import name_of
+from drivers.services.vehicle import Vehicle
 
 REAL32 = mavlink.MAV_PARAM_TYPE_REAL32
 FLOAT32_EPS = 2.0**-23  # float32 carries 24 significant bits: one unit in the last place

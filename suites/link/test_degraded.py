@@ -5,9 +5,9 @@ link does."""
 
 import pytest
 
-from drivers import mission
-from drivers.impairment import Impairment
-from drivers.link_quality import command_round_trips, observe, percentile_figure, settle
+from drivers.impair.impairment import Impairment
+from drivers.services import mission
+from drivers.services.link_quality import command_round_trips, observe, percentile_figure, settle
 
 
 def impairment(scenario: dict) -> Impairment:

@@ -3,7 +3,7 @@ round trips within the profile's bounds, all measured in vehicle time."""
 
 import pytest
 
-from drivers.link_quality import (
+from drivers.services.link_quality import (
     clock_disagreement_s,
     command_round_trips,
     observe,

@@ -4,7 +4,7 @@ frequency, so this judges the declaration (vehicle.radio.bands_mhz) and needs no
 
 import pytest
 
-from drivers.radio_status import bands_outside
+from drivers.services.radio_status import bands_outside
 
 
 def _show(bands: list) -> str:

@@ -9,7 +9,7 @@ import statistics
 
 import pytest
 
-from drivers.radio_status import ENDS, UNKNOWN, Report, collect, known, steps_back
+from drivers.services.radio_status import ENDS, UNKNOWN, Report, collect, known, steps_back
 
 
 @pytest.mark.requirement("MAV-RADIO-STATUS")

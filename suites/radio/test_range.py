@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from drivers.link import Link, Subscription
-from drivers.radio_status import ENDS, Report
-from drivers.vehicle import Vehicle, ground_distance_m, offset
+from drivers.link.connection import Link, Subscription
+from drivers.services.radio_status import ENDS, Report
+from drivers.services.vehicle import Vehicle, ground_distance_m, offset
 
 
 @dataclass(frozen=True)

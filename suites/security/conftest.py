@@ -12,13 +12,14 @@ from typing import Any
 
 import pytest
 
-from drivers.attacks import Peer
+from drivers.attack.peer import Peer
+from drivers.attack.probes import Probe
 from drivers.errors import VehicleError
-from drivers.signing import SigningKey, SigningKeyError, SigningSession, load_key
-from drivers.vehicle import Vehicle
+from drivers.link.keys import SigningKey, SigningKeyError, load_key
+from drivers.services.signing import SigningSession
+from drivers.services.vehicle import Vehicle
 from profiles import Profile, load_profile
 from suites.security.policy import Policy
-from suites.security.probes import Probe
 
 ROOT = Path(__file__).resolve().parents[2]
 

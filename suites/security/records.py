@@ -10,9 +10,9 @@ from typing import Any
 
 import allure
 
-from drivers.frames import Reproducer
-from suites.security.fuzz_target import PAD, Problem
-from suites.security.strategies import Case
+from drivers.attack.frames import Reproducer
+from drivers.attack.fuzz_target import PAD, Problem
+from drivers.attack.strategies import Case
 
 
 @dataclass

@@ -11,14 +11,15 @@ from typing import Any
 
 import pytest
 
-from drivers import frames
-from drivers.attacks import Flooder
+from drivers.attack import frames
+from drivers.attack.flooder import Flooder
+from drivers.attack.frames import FrameBuilder
+from drivers.attack.probes import read_param
 from drivers.errors import WaitTimeout
-from drivers.frames import FrameBuilder
-from drivers.link_quality import command_round_trips
+from drivers.impair.uplink import cut_uplink
 from drivers.mavlink import mavlink
-from suites.failsafe.test_gcs_loss import cut_uplink, fly, wait_landed
-from suites.security.probes import read_param
+from drivers.services.flight import fly, wait_landed
+from drivers.services.link_quality import command_round_trips
 
 M = mavlink
 FLOODER = (200, 191)  # not a ground station: its heartbeats must not count as the GCS's

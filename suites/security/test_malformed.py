@@ -5,11 +5,11 @@ out-of-range PARAM_SET; and keeps running, heartbeating and holding its state th
 
 The fuzz check first sends a fixed corpus of known-dangerous frames one by one (so a vehicle
 with a known defect fails every run), then draws batches of hostile frames with hypothesis
-(suites/security/strategies.py) within the profile's budget (examples, vehicle seconds,
+(drivers/attack/strategies.py) within the profile's budget (examples, vehicle seconds,
 restarts), leaving out inputs of a kind that already failed. Each defect (effect x kind of
 input) is its own finding, with its smallest batch saved in the run folder as a replayable
 reproducer (frames in hex + seed), attached to the report:
-`python -m drivers.frames replay FILE tcp:127.0.0.1:PORT`.
+`python -m drivers.attack.frames replay FILE tcp:127.0.0.1:PORT`.
 """
 
 from __future__ import annotations
@@ -21,14 +21,15 @@ from hypothesis import HealthCheck, Phase, assume, given, seed
 from hypothesis import settings as hypothesis_settings
 from hypothesis.errors import Flaky
 
-from drivers import frames, params
-from drivers.attacks import Peer
+from drivers.attack import frames
+from drivers.attack.frames import FrameBuilder
+from drivers.attack.fuzz_target import PAD, FuzzTarget, Problem
+from drivers.attack.peer import Peer
+from drivers.attack.probes import attempt, read_param
+from drivers.attack.strategies import Case, batches, corpus
 from drivers.errors import DriverError, VehicleError
-from drivers.frames import FrameBuilder
-from suites.security.fuzz_target import PAD, FuzzTarget, Problem
-from suites.security.probes import attempt, read_param
+from drivers.services import params
 from suites.security.records import Failure, relative, safe_name, save_reproducer
-from suites.security.strategies import Case, batches, corpus
 
 
 class BudgetSpent(BaseException):

@@ -19,9 +19,10 @@ from pathlib import Path
 import pytest
 
 from drivers.errors import WaitTimeout
-from drivers.link import Link
-from drivers.signing import SigningKey, SigningSession
-from drivers.vehicle import Vehicle
+from drivers.link.connection import Link
+from drivers.link.keys import SigningKey
+from drivers.services.signing import SigningSession
+from drivers.services.vehicle import Vehicle
 from suites.security.records import relative, safe_name
 
 READY_S = 60.0  # vehicle seconds a fresh vehicle may take to pass its pre-arm checks

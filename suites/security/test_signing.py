@@ -3,7 +3,7 @@ confirmed against the standard text): once the key is set, the vehicle refuses w
 properly signed on the channels the profile says require it, keeps the replay and stream rules,
 cannot be locked out by a forged timestamp, and never shows its key.
 
-Refusal is judged by effect (suites/security/probes.py): the probe parameter reads back
+Refusal is judged by effect (drivers/attack/probes.py): the probe parameter reads back
 unchanged over the harness's signed link, the mode did not change, no COMMAND_ACK ACCEPTED.
 Each negative case follows a positive control (the same change, properly signed, takes effect
 on that channel), so a refusal cannot be a broken probe. Channels the profile trusts (ArduPilot:
@@ -20,12 +20,12 @@ from typing import Any
 
 import pytest
 
-from drivers.attacks import Peer
+from drivers.attack.frames import FrameBuilder, Signature, flip_signature_bit, with_link_id
+from drivers.attack.peer import Peer
+from drivers.attack.probes import Probe, attempt
 from drivers.errors import VehicleLost
-from drivers.frames import FrameBuilder, Signature, flip_signature_bit, with_link_id
+from drivers.link.keys import TICKS_PER_S, SigningKey, frame_timestamp, is_signed
 from drivers.mavlink import mavlink
-from drivers.signing import TICKS_PER_S, SigningKey, frame_timestamp, is_signed
-from suites.security.probes import Probe, attempt
 
 MINUTE = 60 * TICKS_PER_S
 _fresh_link_ids = itertools.cycle(range(150, 250))  # streams no other check of this run uses

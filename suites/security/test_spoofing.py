@@ -11,11 +11,12 @@ import secrets
 
 import pytest
 
-from drivers.frames import FrameBuilder, Signature
+from drivers.attack.frames import FrameBuilder, Signature
+from drivers.attack.probes import attempt
+from drivers.impair.uplink import cut_uplink
+from drivers.link.keys import SigningKey
 from drivers.mavlink import mavlink
-from drivers.signing import SigningKey
-from suites.failsafe.test_gcs_loss import cut_uplink, fly, wait_landed
-from suites.security.probes import attempt
+from drivers.services.flight import fly, wait_landed
 
 
 @pytest.mark.requirement("MAV-SIGN-UNSIGNED", "MAV-SIGN-BADSIG", "GB42590-4.11")

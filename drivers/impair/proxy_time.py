@@ -14,7 +14,7 @@ Only differences of this timeline mean anything (due = now + delay); its origin 
 import threading
 import time
 
-from drivers.clock import VehicleClock
+from drivers.link.clock import VehicleClock
 
 
 class VehicleTimeline:

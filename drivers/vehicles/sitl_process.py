@@ -13,8 +13,8 @@ from typing import Any
 
 from drivers.errors import DriverError
 from drivers.ports import Port, PortLease, lease_block
-from drivers.probe import ProbeFailed, first_heartbeat
 from drivers.process import ManagedProcess
+from drivers.vehicles.probe import ProbeFailed, first_heartbeat
 
 
 def fresh_dir(parent: Path, stem: str) -> Path:

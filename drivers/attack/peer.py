@@ -2,7 +2,7 @@
 
     Peer: a connection of our own to channel N (or the harness's link when N is its channel),
           holding the key so that its barrier reads and stream requests are accepted; attack
-          frames are built raw (drivers/frames.py) with any identity and written through it.
+          frames are built raw (drivers/attack/frames.py) with any identity and written through it.
     Flooder: a plain socket that writes prepared frames at a rate in vehicle time.
 
 Why the peer holds the key: a check judges refusal by effect, so after the attack frames it
@@ -15,18 +15,17 @@ from those of a separate connection: signing streams are (link id, sysid, compid
 from __future__ import annotations
 
 import contextlib
-import select
-import socket
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from drivers.frames import FrameBuilder, Signature
-from drivers.link import Link, Message
+from drivers.attack.frames import FrameBuilder, Signature
+from drivers.link.connection import Link, Message
+from drivers.link.keys import SigningKey
+from drivers.link.signer import Signer
 from drivers.mavlink import mavlink
-from drivers.signing import Signer, SigningKey
-from drivers.vehicle import Vehicle
+from drivers.services.vehicle import Vehicle
 
 LOOPBACK = "127.0.0.1"
 
@@ -184,72 +183,3 @@ class Peer:
             if self.signer is not None:
                 self.signer.detach()
             self.link.close()
-
-
-class Flooder:
-    """Writes prepared frames to a vehicle URL at `rate_hz` of vehicle time, in a thread."""
-
-    def __init__(self, url: str, frames: Sequence[bytes], rate_hz: float) -> None:
-        kind, host, port = url.split(":")
-        if kind != "tcp" or host not in (LOOPBACK, "localhost"):
-            raise ValueError(f"the flooder speaks tcp:127.0.0.1:PORT, not {url}")
-        self.frames, self.rate_hz = list(frames), rate_hz
-        self.sock = socket.create_connection((LOOPBACK, int(port)), timeout=5.0)
-        self.sent = 0
-        self.bytes = 0
-        self.error: str | None = None
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self, clock: Any, duration_s: float) -> None:
-        """Flood for `duration_s` vehicle seconds of `clock` (a VehicleClock)."""
-        self._thread = threading.Thread(
-            target=self._run, args=(clock, duration_s), name="flooder", daemon=True
-        )
-        self._thread.start()
-
-    def _run(self, clock: Any, duration_s: float) -> None:
-        start = clock.now()
-        end = start + duration_s
-        try:
-            while not self._stop.is_set() and (now := clock.now()) < end:
-                due = int((now - start) * self.rate_hz) + 1  # frames that should be out by now
-                while self.sent < due:
-                    frame = self.frames[self.sent % len(self.frames)]
-                    self.sock.sendall(frame)
-                    self.sent += 1
-                    self.bytes += len(frame)
-                self._drain()
-                # pacing a sender: about one frame's worth of wall time
-                self._stop.wait(min(0.01, 1.0 / self.rate_hz / max(clock.pace, 1e-3)))
-        except OSError as exc:
-            self.error = f"flood connection failed: {exc}"
-
-    def burst(self, frames: Sequence[bytes]) -> None:
-        """Frames written at once, as fast as the socket takes them (from the caller's thread;
-        use it once the paced flood is over or between its writes)."""
-        data = b"".join(frames)
-        self.sock.sendall(data)
-        self.sent += len(frames)
-        self.bytes += len(data)
-
-    def _drain(self) -> None:
-        """Read and drop what the vehicle sends us, so its output buffer never fills."""
-        while select.select([self.sock], [], [], 0)[0]:
-            if not self.sock.recv(65536):
-                raise OSError("closed by the vehicle")
-
-    def wait(self, timeout_wall_s: float = 30.0) -> None:
-        if self._thread is not None:
-            self._thread.join(timeout=timeout_wall_s)
-
-    def close(self) -> None:
-        self._stop.set()
-        self.wait(2.0)
-        self.sock.close()
-
-    def __enter__(self) -> Flooder:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

@@ -38,7 +38,7 @@ from drivers.errors import DriverError
 from drivers.mavlink import mavlink
 from drivers.ports import Port, tcp, udp
 from drivers.process import ManagedProcess
-from drivers.sitl_process import SitlProcessDriver, fresh_dir
+from drivers.vehicles.sitl_process import SitlProcessDriver, fresh_dir
 
 ENV_BINARY = "SKYPROOF_ARDUPILOT_BINARY"
 ENV_DEFAULTS = "SKYPROOF_ARDUPILOT_DEFAULTS"

@@ -12,7 +12,7 @@ compid, msgid (3), payload (len), CRC (2), then, if incompat & 1, link id (1), t
 signature (6).
 
 A `Reproducer` is what a failing fuzz case leaves behind: the frames in hex, the seed, what
-went wrong. `python -m drivers.frames replay FILE tcp:127.0.0.1:PORT` sends them again.
+went wrong. `python -m drivers.attack.frames replay FILE tcp:127.0.0.1:PORT` sends them again.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from drivers.link.keys import SIGNATURE_LEN, SigningKey
 from drivers.mavlink import mavlink
-from drivers.signing import SIGNATURE_LEN, SigningKey
 
 HEADER_LEN = 10
 STX = mavlink.PROTOCOL_MARKER_V2
@@ -181,7 +181,7 @@ class Reproducer:
 
     def to_json(self) -> str:
         data = asdict(self)
-        data["replay"] = "python -m drivers.frames replay THIS_FILE tcp:127.0.0.1:PORT"
+        data["replay"] = "python -m drivers.attack.frames replay THIS_FILE tcp:127.0.0.1:PORT"
         return json.dumps(data, indent=1)
 
     def save(self, path: Path) -> Path:
@@ -216,7 +216,7 @@ def replay(reproducer: Reproducer, url: str, timeout_s: float = 5.0) -> int:
 
 def main(argv: list[str]) -> int:
     if len(argv) != 3 or argv[0] != "replay":
-        print("usage: python -m drivers.frames replay REPRODUCER.json tcp:127.0.0.1:PORT")
+        print("usage: python -m drivers.attack.frames replay REPRODUCER.json tcp:127.0.0.1:PORT")
         return 2
     rep = Reproducer.load(Path(argv[1]))
     sent = replay(rep, argv[2])

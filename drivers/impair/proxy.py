@@ -8,7 +8,7 @@ to degrade the link on purpose while a check runs.
         proxy.set("down", Impairment(loss=0.1, latency_s=0.5))
         proxy.outage(10.0)            # 10 vehicle seconds of silence both ways
 
-Durations are vehicle seconds (drivers/proxy_relay.py says how the relay keeps vehicle time).
+Durations are vehicle seconds (drivers/impair/proxy_relay.py says how the relay keeps vehicle time).
 The relay runs in a process of its own, forked from a forkserver that has it imported already:
 the relay and the harness each parse every frame, and in one interpreter they would share one
 core. This class is the harness's handle: each call is answered by the relay process, so
@@ -26,13 +26,13 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from drivers.errors import DriverError
-from drivers.impairment import Counters, Impairment
-from drivers.proxy_sockets import parse_vehicle_url
+from drivers.impair.impairment import Counters, Impairment
+from drivers.impair.proxy_sockets import parse_vehicle_url
 
 CALL_TIMEOUT_S = 10.0  # wall seconds: the relay answers in microseconds unless it is wedged
 START_TIMEOUT_S = 30.0  # wall seconds: a first forkserver start imports pymavlink's dialect
 _CONTEXT = multiprocessing.get_context("forkserver")
-_CONTEXT.set_forkserver_preload(["drivers.proxy_relay"])
+_CONTEXT.set_forkserver_preload(["drivers.impair.proxy_relay"])
 
 
 class ImpairmentProxy:
@@ -189,7 +189,7 @@ def _serve(
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the harness's to handle
     if sys.platform.startswith("linux"):  # die with the harness, however it ends
         ctypes.CDLL("libc.so.6").prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    from drivers.proxy_relay import Relay  # preloaded by the forkserver
+    from drivers.impair.proxy_relay import Relay  # preloaded by the forkserver
 
     try:
         relay = Relay(vehicle_url, seed=seed, vehicle_sysid=sysid,

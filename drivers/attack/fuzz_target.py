@@ -18,13 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from drivers.attacks import Peer
+from drivers.attack.peer import Peer
+from drivers.attack.probes import Probe, next_heartbeat, read_param
+from drivers.attack.strategies import Case, Target
 from drivers.errors import VehicleError, WaitTimeout
-from drivers.link import Link
+from drivers.link.connection import Link
 from drivers.mavlink import COPTER_MODES
-from drivers.vehicle import ARMED, MODE_NAMES, Vehicle, ground_distance_m
-from suites.security.probes import Probe, next_heartbeat, read_param
-from suites.security.strategies import Case, Target
+from drivers.services.vehicle import ARMED, MODE_NAMES, Vehicle, ground_distance_m
 
 PAD = bytes(300)  # longer than any MAVLink 2 frame: completes whatever was cut short
 

@@ -12,7 +12,7 @@ Wall clock: netem delays packets in WALL time; the kernel knows nothing of the v
 Give `speedup` and the latency and jitter (stated in vehicle seconds) are divided by it, so a
 1 s latency at speedup 20 becomes a 50 ms netem delay; loss needs no scaling. That holds only
 while the vehicle keeps to its nominal speedup: when verdicts must follow the vehicle's actual
-pace, use ImpairmentProxy (drivers/proxy.py), which schedules on the vehicle's own time.
+pace, use ImpairmentProxy (drivers/impair/proxy.py), which schedules on the vehicle's own time.
 """
 
 import atexit

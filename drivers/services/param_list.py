@@ -1,9 +1,9 @@
 """The whole parameter list (PARAM_REQUEST_LIST), fetched with gap filling by index: what a bench
 run snapshots before it starts and compares when it ends."""
 
-from drivers import params
 from drivers.errors import WaitTimeout
-from drivers.vehicle import Vehicle
+from drivers.services import params
+from drivers.services.vehicle import Vehicle
 
 
 def fetch_all(vehicle: Vehicle, timeout_s: float = 60.0, idle_s: float = 2.0) -> dict[str, float]:

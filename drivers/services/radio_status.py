@@ -10,7 +10,7 @@ dBm ~ raw / 1.9 - 127 (a secondary source: SiK's firmware documents no formula).
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from drivers.link import Link, Timed
+from drivers.link.connection import Link, Timed
 
 UNKNOWN = 255  # mavlink.io: 255 = invalid/unknown for rssi, remrssi, noise, remnoise
 COUNTER_TOP = 65535  # rxerrors and fixed are uint16

@@ -10,12 +10,12 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
-from drivers import params
-from drivers.attacks import Peer
+from drivers.attack.peer import Peer
 from drivers.errors import WaitTimeout
-from drivers.link import Message
+from drivers.link.connection import Message
 from drivers.mavlink import COPTER_MODES, mavlink
-from drivers.vehicle import MODE_NAMES, Vehicle
+from drivers.services import params
+from drivers.services.vehicle import MODE_NAMES, Vehicle
 
 ACCEPTED = mavlink.MAV_RESULT_ACCEPTED
 

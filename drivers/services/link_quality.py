@@ -7,9 +7,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from drivers.errors import WaitTimeout
-from drivers.link import Link
+from drivers.link.connection import Link
 from drivers.mavlink import mavlink
-from drivers.vehicle import Vehicle
+from drivers.services.vehicle import Vehicle
 
 
 @dataclass(frozen=True)

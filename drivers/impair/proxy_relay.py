@@ -1,5 +1,5 @@
 """The impairment proxy's relay: the loop that forwards, impairs and schedules frames. It runs in
-the proxy's own process (drivers/proxy.py starts it and forwards the control calls), so that
+the proxy's own process (drivers/impair/proxy.py starts it and forwards the control calls), so that
 parsing every frame twice (here, and in the harness's Link) uses two cores, not one.
 
 Vehicle time. A verdict must not change with the simulator's speedup, so every duration the
@@ -35,11 +35,11 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from drivers.clock import VehicleClock
-from drivers.impairment import Channel, Counters, Impairment
+from drivers.impair.impairment import Channel, Counters, Impairment
+from drivers.impair.proxy_sockets import LOOPBACK, TcpEnd, UdpEnd, open_vehicle, parse_vehicle_url
+from drivers.impair.proxy_time import VehicleTimeline
+from drivers.link.clock import VehicleClock
 from drivers.mavlink import TIME_BOOT_TYPES, mavlink
-from drivers.proxy_sockets import LOOPBACK, TcpEnd, UdpEnd, open_vehicle, parse_vehicle_url
-from drivers.proxy_time import VehicleTimeline
 
 DIRECTIONS = ("up", "down")  # up: harness -> vehicle; down: vehicle -> harness
 _READ, _WRITE = selectors.EVENT_READ, selectors.EVENT_WRITE

@@ -1,7 +1,7 @@
 """A vehicle that is already running, reached by a MAVProxy-style connection string: a bench
 autopilot on /dev/ttyACM0, a vehicle behind a telemetry radio or a MAVProxy router, or a SITL
 somebody started by hand. skyproof does not own its process: it cannot restart it, and on
-hardware it must leave it exactly as it found it (see drivers/bench.py)."""
+hardware it must leave it exactly as it found it (see drivers/vehicles/bench.py)."""
 
 from pathlib import Path
 from typing import Any

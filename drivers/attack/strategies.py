@@ -1,5 +1,5 @@
 """Hypothesis strategies for hostile MAVLink input: each draws a `Case` (one frame's bytes and
-what it is), built by pymavlink and mutated by drivers/frames.py, never framed by hand.
+what it is), built by pymavlink and mutated by drivers/attack/frames.py, never framed by hand.
 
 Three families, each harmless to a correct vehicle and visible if it is not:
 - malformed: a frame that WOULD change state (a mode change, a probe parameter write) broken in
@@ -22,8 +22,8 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from drivers import frames
-from drivers.frames import FrameBuilder
+from drivers.attack import frames
+from drivers.attack.frames import FrameBuilder
 from drivers.mavlink import COPTER_MODES, mavlink
 
 M = mavlink

@@ -5,9 +5,9 @@ but cannot corrupt or hang it."""
 from dataclasses import dataclass
 
 from drivers.errors import VehicleError, WaitTimeout
-from drivers.link import Message, Subscription
+from drivers.link.connection import Message, Subscription
 from drivers.mavlink import mavlink
-from drivers.vehicle import Vehicle
+from drivers.services.vehicle import Vehicle
 
 MISSION = mavlink.MAV_MISSION_TYPE_MISSION
 # The _INT frames mean the same as their float twins; ArduPilot reports items back in the latter.

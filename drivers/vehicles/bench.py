@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from drivers import param_list
-from drivers.link import Link
-from drivers.vehicle import Vehicle
+from drivers.link.connection import Link
+from drivers.services import param_list
+from drivers.services.vehicle import Vehicle
 
 
 def open_vehicle(

@@ -17,12 +17,12 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from drivers.clock import VehicleClock
 from drivers.errors import VehicleLost, VehicleSilent, WaitTimeout
+from drivers.link.clock import VehicleClock
+from drivers.link.keys import redact_secrets
+from drivers.link.stats import LinkStats
+from drivers.link.tlog import TlogWriter
 from drivers.mavlink import DIALECT, TIME_BOOT_TYPES, mavlink, mavutil
-from drivers.signing import redact_secrets
-from drivers.stats import LinkStats
-from drivers.tlog import TlogWriter
 
 Message = Any  # a pymavlink MAVLink_message; pymavlink has no useful static type for it
 _NO_AUTOPILOT = mavlink.MAV_AUTOPILOT_INVALID

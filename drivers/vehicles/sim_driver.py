@@ -7,7 +7,7 @@ from typing import Any
 from drivers.errors import DriverError
 from drivers.process import ManagedProcess
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the repository: `python -m sim` runs there
 LINK_LINE = r"link (\d+) (?:listening on|sending to) (\S+)"
 
 

@@ -9,10 +9,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from drivers import flavour, params
 from drivers.errors import ArmingForbidden, CommandRejected, WaitTimeout
-from drivers.link import Link, Message, Timed
+from drivers.link.connection import Link, Message, Timed
 from drivers.mavlink import COPTER_MODES, mavlink
+from drivers.services import flavour, params
 
 RESULT_NAMES = {number: entry.name for number, entry in mavlink.enums["MAV_RESULT"].items()}
 MODE_NAMES = {number: name for name, number in COPTER_MODES.items()}  # ArduPilot Copter

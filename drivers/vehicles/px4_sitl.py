@@ -34,7 +34,7 @@ from drivers.errors import DriverError
 from drivers.mavlink import mavlink
 from drivers.ports import Port, udp
 from drivers.process import ManagedProcess
-from drivers.sitl_process import SitlProcessDriver, fresh_dir
+from drivers.vehicles.sitl_process import SitlProcessDriver, fresh_dir
 
 ENV_BUILD = "SKYPROOF_PX4_BUILD_DIR"
 DEFAULT_MODEL = "sihsim_quadx"
