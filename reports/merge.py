@@ -19,6 +19,7 @@ from collections import Counter
 from pathlib import Path, PurePath
 from typing import Any
 
+from reports.paths import shown
 from reports.results import OUTCOMES, verdict
 
 VERSION = 2  # the results.json version this module reads and writes
@@ -284,7 +285,7 @@ def _rebase(results: dict[str, Any], out: Path) -> None:
         p = PurePath(path)
         if p.parent.name not in RUN_FILES or not (out / p.parent.name / p.name).is_file():
             return path
-        return _rel(out / p.parent.name / p.name)
+        return shown(out / p.parent.name / p.name)
 
     for check in results.get("checks") or []:
         check["tlog"] = moved(check.get("tlog"))
@@ -294,11 +295,3 @@ def _rebase(results: dict[str, Any], out: Path) -> None:
         for key in ("tlog", "reproducer"):
             if key in ev:
                 ev[key] = moved(ev[key])
-
-
-def _rel(path: Path) -> str:
-    """As the run itself writes paths: relative to the working directory when inside it."""
-    try:
-        return str(path.resolve().relative_to(Path.cwd()))
-    except ValueError:
-        return str(path.resolve())

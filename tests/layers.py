@@ -28,14 +28,16 @@ ALLOWED = {
 
 
 def unit_of(module: str) -> str | None:
-    """The layer or room a module belongs to (None: outside the graph: tests, benchmarks)."""
+    """The layer or room a module belongs to (None: outside the graph: tests, benchmarks). The
+    pytest plugins (pytest_*.py, conftest.py, skyproof_plugins.py) are one layer, "fixtures",
+    wherever they live: between the suites and everything else."""
     parts = module.split(".")
+    if parts[-1].startswith("pytest_") or module in ("conftest", "skyproof_plugins"):
+        return "fixtures"
     if parts[0] == "drivers":
         return f"drivers.{parts[1]}" if len(parts) > 2 and parts[1] in ROOMS else BASE
     if parts[0] in ("sim", "profiles", "reports", "suites"):
         return parts[0] if parts[0] != "suites" else ".".join(parts[:2])
-    if parts[0] == "conftest":
-        return "conftest"
     return None
 
 
@@ -62,7 +64,8 @@ def imports(path: Path) -> set[str]:
 
 def sources() -> list[Path]:
     folders = ("drivers", "sim", "profiles", "reports", "suites")
-    return [p for f in folders for p in sorted((ROOT / f).rglob("*.py"))] + [ROOT / "conftest.py"]
+    plugins = [ROOT / "conftest.py", ROOT / "skyproof_plugins.py"]
+    return [p for f in folders for p in sorted((ROOT / f).rglob("*.py"))] + plugins
 
 
 def known_modules() -> set[str]:

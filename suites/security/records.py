@@ -3,7 +3,6 @@ show them, and fuzz reproducers (attached to the Allure report too)."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ import allure
 from drivers.attack.frames import Reproducer
 from drivers.attack.fuzz_target import PAD, Problem
 from drivers.attack.strategies import Case
+from reports.paths import safe_name
 
 
 @dataclass
@@ -28,17 +28,6 @@ class Failure:
     def subject(self) -> str:
         """The input as every run names it (see Case.key): the finding's subject."""
         return " + ".join(c.key for c in self.batch)
-
-
-def relative(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
-
-
-def safe_name(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text)
 
 
 def save_reproducer(

@@ -29,7 +29,8 @@ from drivers.attack.probes import attempt, read_param
 from drivers.attack.strategies import Case, batches, corpus
 from drivers.errors import DriverError, VehicleError
 from drivers.services import params
-from suites.security.records import Failure, relative, safe_name, save_reproducer
+from reports.paths import safe_name, shown
+from suites.security.records import Failure, save_reproducer
 
 
 class BudgetSpent(BaseException):
@@ -102,7 +103,7 @@ def test_fuzzed_frames_change_nothing(
     finally:
         leftovers = target.close()
         for tlog in target.tlogs:  # the run's record of what was sent (the link fixture's way)
-            request.node.user_properties.append(("tlog", relative(tlog)))
+            request.node.user_properties.append(("tlog", shown(tlog)))
     corpus_sent = corpus_sent or target.examples  # the corpus did not finish: all were its
     random_sent = target.examples - corpus_sent
     measure.record_value("corpus frames sent", corpus_sent, "")
@@ -127,7 +128,7 @@ def test_fuzzed_frames_change_nothing(
         path = save_reproducer(f, fuzz, request.node.nodeid, run_dir, n)
         cases = "; ".join(f"{c.family}: {c.what} [{c.frame.hex()}]" for c in f.batch)
         findings.add(f.problem.kind, f.subject, f"{f.problem.text.splitlines()[0]} after {cases}",
-                     reproducer=relative(path))  # fmt: skip
+                     reproducer=shown(path))  # fmt: skip
         lines.append(f"{f.problem.kind} after {cases}: {f.problem.text} (reproducer: {path})")
     m = measure.at_most("defects found (distinct inputs)", len(defects), "", 0)
     assert m.ok, (f"the vehicle did not come through {len(defects)} kind(s) of input "

@@ -23,7 +23,7 @@ from drivers.link.connection import Link
 from drivers.link.keys import SigningKey
 from drivers.services.signing import SigningSession
 from drivers.services.vehicle import Vehicle
-from suites.security.records import relative, safe_name
+from reports.paths import safe_name, shown
 
 READY_S = 60.0  # vehicle seconds a fresh vehicle may take to pass its pre-arm checks
 
@@ -96,7 +96,7 @@ def test_key_is_not_in_the_run_artefacts(
                 left = arm_once(vehicle, profile.vehicle["log_after_arming_s"]) if may_fly else []
             finally:
                 problem = session.stop()
-        request.node.user_properties.append(("tlog", relative(tlog)))
+        request.node.user_properties.append(("tlog", shown(tlog)))
         assert problem is None, problem
         assert not left, "isolation: " + "; ".join(left)
     measure.record_value("armed once with the key set", int(policy.install and may_fly), "")
@@ -108,11 +108,11 @@ def test_key_is_not_in_the_run_artefacts(
         below_worker = rel.partition("/")[2] or rel  # gw0/, master/: how the run was split
         findings.add("key-in-vehicle-files", file_kind(below_worker),
                      f"the vehicle's own file {rel} holds the key ({', '.join(forms)})",
-                     origin="vehicle", file=relative(vehicle_files / rel))  # fmt: skip
+                     origin="vehicle", file=shown(vehicle_files / rel))  # fmt: skip
     for rel, forms in in_run.items():
         findings.add("key-in-harness-artefact", file_kind(rel),
                      f"skyproof's artefact {rel} holds the key ({', '.join(forms)})",
-                     origin="harness", file=relative(run_dir / rel))  # fmt: skip
+                     origin="harness", file=shown(run_dir / rel))  # fmt: skip
     measure.record_value("run artefacts searched", read_run, "files")
     measure.record_value("vehicle files searched", read_vehicle, "files")
     leaks = [f"{rel} ({', '.join(forms)})" for rel, forms in {**in_run, **in_vehicle}.items()]
