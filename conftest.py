@@ -13,6 +13,9 @@ import datetime as dt
 import json
 import os
 import re
+import signal
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,9 +26,11 @@ import pytest
 from drivers import bench, make_driver
 from drivers.errors import VehicleError
 from drivers.link import Link
+from drivers.process import Terminated, kill_all, stop_on_sigterm
 from drivers.proxy import ImpairmentProxy
 from drivers.vehicle import Vehicle
 from profiles import Profile, ProfileError, load_profile, load_registry
+from profiles.limits import WallBound, check_bound, run_bound
 from reports import findings as fnd
 from reports.measurement import Recorder
 from reports.plots import plot_series
@@ -105,7 +110,9 @@ def _new_run_dir(config: pytest.Config, profile: Profile) -> Path:
     base = Path(config.getoption("--report-dir") or ROOT / "reports" / "runs")
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
     run = base.resolve() / f"{stamp}-{profile.path.stem}-{os.getpid()}"
-    run.mkdir(parents=True)
+    _make_dir(run, base, "--report-dir", "the run folder")
+    files = vehicle_files_dir(config, run).parent
+    _make_dir(files, files, "--vehicle-files", "the vehicles' files folder")
     latest = base / "latest"
     try:  # a convenience for people; parallel runs may race for it, which is harmless
         tmp = base / f".latest-{os.getpid()}"
@@ -115,6 +122,20 @@ def _new_run_dir(config: pytest.Config, profile: Profile) -> Path:
     except OSError:
         pass
     return run
+
+
+def _make_dir(path: Path, given: Path, option: str, what: str) -> None:
+    """Create a folder the run writes into, or stop before any check with one line (exit 4,
+    pytest's usage error, as for a bad profile)."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        if not os.access(path, os.W_OK):
+            raise PermissionError(13, "not writable")
+    except OSError as exc:
+        raise pytest.UsageError(
+            f"skyproof: cannot create {what} in {given}: {exc.strerror or exc}; give {option} "
+            "a folder you can write to"
+        ) from None
 
 
 def vehicle_files_dir(config: pytest.Config, run: Path) -> Path:
@@ -127,6 +148,8 @@ def vehicle_files_dir(config: pytest.Config, run: Path) -> Path:
 def pytest_configure(config: pytest.Config) -> None:
     for marker in MARKERS:
         config.addinivalue_line("markers", marker)
+    config.stash[_STARTED] = time.monotonic()
+    config.stash[_UNDO_SIGTERM] = stop_on_sigterm()  # SIGTERM ends the run as Ctrl-C does
     config.stash[_VERIFYING] = verifying = _is_verification_run(config)
     if not verifying:
         return
@@ -152,6 +175,10 @@ def pytest_configure(config: pytest.Config) -> None:
         config.option.clean_alluredir = False
 
 
+def pytest_unconfigure(config: pytest.Config) -> None:
+    config.stash.get(_UNDO_SIGTERM, lambda: None)()
+
+
 def pytest_configure_node(node: Any) -> None:
     """pytest-xdist: every worker writes into the controller's run folder."""
     if _RUN_DIR in node.config.stash:
@@ -163,6 +190,11 @@ _PROFILE = pytest.StashKey[Profile]()
 _RUN_DIR = pytest.StashKey[Path]()
 _REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
 _IDENTITY = pytest.StashKey[str]()  # the vehicle's identity (JSON), once its driver started
+_STARTED = pytest.StashKey[float]()  # monotonic time the run began
+_UNDO_SIGTERM = pytest.StashKey[Any]()
+_RUN_BOUND = pytest.StashKey[WallBound]()
+_CHECK_BOUND = pytest.StashKey[WallBound]()
+_OVERRAN = pytest.StashKey[str]()  # why a check was cut short by its wall-time bound
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -219,6 +251,71 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
+    _bound_wall_time(config, profile, keep)
+
+
+# -- wall-time bounds (pytest-timeout) and interrupts -------------------------------------------
+def _bound_wall_time(config: pytest.Config, profile: Profile, items: list[pytest.Item]) -> None:
+    """Every check gets a `timeout` marker with its wall-time bound (profiles/limits.py), and
+    the run one too, unless the command line gives pytest-timeout's own."""
+    checks = [(item, suite) for item in items if (suite := _suite_of(item))]
+    if config.getoption("session_timeout", None) is None:
+        config.stash[_RUN_BOUND] = run_bound(profile, [suite for _, suite in checks])
+    if config.getoption("timeout", None) is not None:
+        return
+    for item, suite in checks:
+        if item.get_closest_marker("timeout") is None:
+            item.stash[_CHECK_BOUND] = bound = check_bound(profile, suite)
+            item.add_marker(pytest.mark.timeout(bound.seconds, method="signal"))
+
+
+@pytest.hookimpl(tryfirst=True, optionalhook=True)
+def pytest_timeout_set_timer(item: pytest.Item, settings: Any) -> bool | None:
+    """In a verification run, a check that overruns its bound (the profile's, or a `timeout`
+    marker's or --timeout's) FAILS saying which bound, its vehicle is replaced and the run goes
+    on. pytest-timeout's own timer handles everything else."""
+    verifying = item.config.stash.get(_VERIFYING, False)
+    if not verifying or settings.method != "signal" or not _in_main_thread():
+        return None
+    bound = item.stash.get(_CHECK_BOUND, None)
+    bound = bound or WallBound(settings.timeout, "its timeout marker or --timeout")
+
+    def overran(signum: int, frame: Any) -> None:
+        item.stash[_OVERRAN] = why = (
+            f"the check ran past its wall-time bound of {bound}: a wait that no vehicle-time "
+            "bound ended; its vehicle is replaced"
+        )
+        pytest.fail(why)
+
+    def cancel() -> None:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, signal.SIG_DFL)
+
+    item.cancel_timeout = cancel  # type: ignore[attr-defined]  (pytest-timeout's convention)
+    signal.signal(signal.SIGALRM, overran)
+    signal.setitimer(signal.ITIMER_REAL, bound.seconds)
+    return True
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Iterator[None]:
+    """Past the run's wall-time bound, no further check starts (they are reported not run)."""
+    result = yield
+    bound = item.config.stash.get(_RUN_BOUND, None)
+    if bound and time.monotonic() - item.config.stash[_STARTED] > bound.seconds:
+        item.session.shouldstop = f"skyproof: the run passed its wall-time bound of {bound}"
+    return result
+
+
+def _in_main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
+
+
+def pytest_keyboard_interrupt(excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+    """Ctrl-C, SIGTERM or the run's bound: every vehicle is killed at once (SIGKILL, a stopped
+    one too), so no teardown waits on a hung vehicle and the run ends promptly."""
+    signal.setitimer(signal.ITIMER_REAL, 0)  # a check's timer must not fire during teardown
+    kill_all()
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -311,7 +408,12 @@ def _identify(
             raise  # never run on a bench vehicle whose parameters could not be saved
         return None
     with link:
-        config.stash[_IDENTITY] = json.dumps(v.identity())
+        try:
+            config.stash[_IDENTITY] = json.dumps(v.identity())
+        except VehicleError:
+            if hardware:
+                raise
+            return None  # it hung or died just now: the first check replaces it
         return bench.snapshot(v) if hardware else None
 
 
@@ -394,36 +496,57 @@ def vehicle(request: pytest.FixtureRequest, link: Link, vehicle_driver: Any) -> 
     proven disarmed (a check that leaves either behind fails)."""
     may_arm = "flight" in vehicle_driver.capabilities
     v = Vehicle(link, sysid=vehicle_driver.sysid, arming_allowed=may_arm)
-    v.connect()
+    try:
+        v.connect()
+    except VehicleError as exc:  # it hung or died since the last check: one failure, not more
+        _discard(request.node, vehicle_driver, f"vehicle stopped before this check: {exc}")
+        raise
     if v.armed:  # a previous check (or a person) left it armed: start from a known state
         _note_restart(request.node, "made safe before this check: it was armed")
         _make_safe(v, vehicle_driver)
         pytest.fail("the vehicle was armed at the start of the check; it has been made safe")
     yield v
-    gone = vehicle_driver.liveness() or link.closed_reason or (
-        "the vehicle went silent" if link.went_silent else None
-    )
+    replaceable = "restart" in vehicle_driver.capabilities
+    gone = _gone(link, vehicle_driver) or (replaceable and request.node.stash.get(_OVERRAN, None))
     if gone:
         # the check already failed on it; the next check gets a fresh one (and says so)
-        _note_restart(request.node, f"vehicle stopped after this check: {gone}")
-        vehicle_driver.stop()
+        _discard(request.node, vehicle_driver, f"vehicle stopped after this check: {gone}")
         return
     if "proxy" in request.fixturenames:
         request.getfixturevalue("proxy").clear()  # put things back over a clean link
     call = request.node.stash.get(_REPORTS, {}).get("call")
     problems = v.restore_params()
+    mute = not v.armed and not problems and not v.answers_parameters()
+    if replaceable and (gone := _gone(link, vehicle_driver)):
+        # it hung or died while being put back: a fresh one replaces it, nothing to restore
+        _discard(request.node, vehicle_driver, f"vehicle stopped after this check: {gone}")
+        return
     if v.armed:  # judged whatever else went wrong: never hand an armed vehicle on
         if call is not None and call.passed:
             problems.append(f"the check left the vehicle armed (mode {v.mode})")
         _note_restart(request.node, "made safe after this check: it was left armed")
         _make_safe(v, vehicle_driver)
-    elif (problems or not v.answers_parameters()) and "restart" in vehicle_driver.capabilities:
+    elif (problems or mute) and replaceable:
         # a vehicle whose parameter service stopped answering is not handed to the next check
         _note_restart(request.node, "restarted after this check: its parameter service did not "
                       f"answer ({'; '.join(problems) or 'no PARAM_VALUE'})")  # fmt: skip
         vehicle_driver.restart()
     if problems:
         pytest.fail("isolation: " + "; ".join(problems))
+
+
+def _gone(link: Link, driver: Any) -> str | None:
+    """Why the vehicle can no longer serve a check (exited, stopped, silent), or None."""
+    return driver.liveness() or link.closed_reason or (
+        "the vehicle went silent" if link.went_silent else None
+    )
+
+
+def _discard(node: pytest.Item, driver: Any, why: str) -> None:
+    """A vehicle that hung, died or overran is never handed on: its whole process group is
+    stopped now, the next check starts a fresh one, and this check's record says so."""
+    _note_restart(node, why)
+    driver.stop()
 
 
 def _running(node: pytest.Item, driver: Any) -> str:
@@ -474,6 +597,11 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> Iterator[None]:
     if call.when == "teardown" and _IDENTITY in item.config.stash:
         item.user_properties.append(("vehicle", item.config.stash[_IDENTITY]))
+    driver = (getattr(item, "funcargs", None) or {}).get("vehicle_driver")
+    overran = call.when == "teardown" and item.stash.get(_OVERRAN, None)
+    # still running after a teardown that overran (the vehicle fixture had no chance to stop it)
+    if overran and driver and "restart" in driver.capabilities and driver.liveness() is None:
+        _discard(item, driver, f"vehicle stopped after this check: {overran}")
     report = yield
     item.stash.setdefault(_REPORTS, {})[report.when] = report
     profile = item.config.stash.get(_PROFILE, None)
@@ -527,17 +655,47 @@ class RunRecord:
         self.collector = ResultsCollector()
         self.started = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         self.collected = 0
+        self.stopped: str | None = None  # why the run ended before its last check
         self.notes: list[str] = []
+
+    def pytest_runtest_logstart(self, nodeid: str) -> None:
+        self.collector.start(nodeid)  # a check cut off before any report is interrupted
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         self.collector.add(report)
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         self.collected = len(session.items)
+        for item in session.items:  # those that never start are reported "not run"
+            self.collector.expect(item.nodeid, _requirements_of(item))
 
-    @pytest.hookimpl(trylast=True)
-    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        for nodeid in ids:  # under xdist the workers collect (each the same list)
+            self.collector.expect(nodeid, [])
+        self.collected = len(self.collector.expected)
+
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        if isinstance(excinfo.value, Terminated):
+            self.stopped = "terminated by SIGTERM"
+        elif isinstance(excinfo.value, pytest.Session.Interrupted):
+            self.stopped = str(excinfo.value)  # e.g. the run's wall-time bound
+        else:
+            self.stopped = "interrupted (Ctrl-C)"
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> Iterator[None]:
+        """After every other plugin (the fixtures' teardown among them), and even if one of
+        them raised: a run always ends with its record."""
+        try:
+            return (yield)
+        finally:
+            self._finish(session, int(session.exitstatus))
+
+    def _finish(self, session: pytest.Session, exitstatus: int) -> None:
         p = self.profile
+        if not self.stopped and isinstance(session.shouldfail, str):
+            self.stopped = session.shouldfail  # e.g. -x, or pytest-timeout's --session-timeout
         waivers = self._waiver_states()
         stale = [w["finding"] for w in waivers if w["state"] == "stale"]
         if stale:
@@ -547,7 +705,8 @@ class RunRecord:
                 self.notes.append("strict waivers: a stale waiver fails the run")
         header = {
             "skyproof": 2,
-            "run": {"id": self.run.name, "collected": self.collected, "shard": _shard(self.config)},
+            "run": {"id": self.run.name, "collected": self.collected, "shard": _shard(self.config),
+                    "stopped": self.stopped},
             "profile": {
                 "name": p.name,
                 "path": _rel(p.path),

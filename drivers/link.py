@@ -7,8 +7,10 @@ nothing at all for that long, no vehicle-time bound could ever expire, so the wa
 VehicleSilent instead of hanging.
 """
 
+import errno
 import queue
 import select
+import socket
 import threading
 import time
 from collections import deque
@@ -60,6 +62,25 @@ class _TeeFile:
             self._link.tlog.write(redact_secrets(bytes(buf)))
 
 
+class _TcpWithTimeout(mavutil.mavtcp):
+    """pymavlink's TCP connection, whose connect() gives up after `timeout_s` (wall)."""
+
+    def __init__(self, device: str, timeout_s: float, **kwargs: Any) -> None:
+        self.connect_timeout_s = timeout_s
+        super().__init__(device, autoreconnect=False, retries=0, **kwargs)
+
+    def do_connect(self) -> None:
+        try:
+            self.port = socket.create_connection(self.destination_addr, self.connect_timeout_s)
+        except TimeoutError as exc:
+            raise TimeoutError(
+                errno.ETIMEDOUT, f"no answer to connect within {self.connect_timeout_s:g} s"
+            ) from exc
+        self.port.setblocking(False)
+        mavutil.set_close_on_exec(self.port.fileno())
+        self.port.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
 class Link:
     """One connection (MAVProxy-style string: tcp:HOST:PORT, udpin:..., udpout:..., /dev/tty...)."""
 
@@ -99,15 +120,22 @@ class Link:
         self.opened_wall = time.monotonic()
         self.statustexts: deque[Timed] = deque(maxlen=50)  # for messages that explain a refusal
         try:
-            self._conn = mavutil.mavlink_connection(
-                url,
-                source_system=gcs_sysid,
-                source_component=gcs_compid,
-                dialect=DIALECT,
-                autoreconnect=False,
-                retries=0,
-                baud=baud,  # serial devices only
-            )
+            if url.startswith("tcp:"):
+                mavutil.set_dialect(DIALECT)
+                # a hung vehicle whose listen backlog is full would hold connect() for minutes
+                self._conn = _TcpWithTimeout(
+                    url[4:], silence_s, source_system=gcs_sysid, source_component=gcs_compid
+                )
+            else:
+                self._conn = mavutil.mavlink_connection(
+                    url,
+                    source_system=gcs_sysid,
+                    source_component=gcs_compid,
+                    dialect=DIALECT,
+                    autoreconnect=False,
+                    retries=0,
+                    baud=baud,  # serial devices only
+                )
         except OSError as exc:
             if self.tlog:
                 self.tlog.close()

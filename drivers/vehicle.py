@@ -10,7 +10,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from drivers import flavour, params
-from drivers.errors import ArmingForbidden, CommandRejected, WaitTimeout
+from drivers.errors import (
+    ArmingForbidden,
+    CommandRejected,
+    VehicleLost,
+    VehicleSilent,
+    WaitTimeout,
+)
 from drivers.link import Link, Message, Timed
 from drivers.mavlink import COPTER_MODES, mavlink
 
@@ -193,6 +199,8 @@ class Vehicle:
                 return True
             except WaitTimeout:
                 continue
+            except (VehicleSilent, VehicleLost):
+                return False  # it hung or died: no further try can be answered
         return False
 
     def restore_params(self) -> list[str]:
@@ -204,6 +212,10 @@ class Vehicle:
             except WaitTimeout as exc:
                 problems.append(f"{change.name}: no answer while restoring ({exc})")
                 continue
+            except (VehicleSilent, VehicleLost) as exc:  # hung or died: nothing more will answer
+                left = ", ".join(self.journal)
+                problems.append(f"{left}: not restored, the vehicle stopped answering ({exc})")
+                break
             if not params.same(echoed, change.original):
                 problems.append(f"{change.name}: is {echoed:g}, should be {change.original:g}")
             else:
