@@ -23,7 +23,7 @@ class WallBound:
     why: str  # how it was derived, for the message that reports it exceeded
 
     def __str__(self) -> str:
-        return f"{self.seconds:.0f} s ({self.why})"
+        return f"{round(self.seconds, 1):g} s ({self.why})"
 
 
 def vehicle_seconds(settings: Any) -> float:

@@ -112,9 +112,9 @@ class ResultsCollector:
                 self.identity = json.loads(value)
 
     def to_dict(self, header: dict[str, Any]) -> dict[str, Any]:
-        for nodeid, reqs in self.expected.items():
-            if nodeid not in self.checks:
-                self.checks[nodeid] = CheckResult(nodeid, requirements=reqs, started=False)
+        for nodeid, reqs in self.expected.items():  # a check cut off or never started too
+            check = self.checks.setdefault(nodeid, CheckResult(nodeid, started=False))
+            check.requirements = check.requirements or list(reqs)
         checks = sorted(self.checks.values(), key=lambda c: c.nodeid)
         findings: list[dict[str, Any]] = []
         for c in checks:

@@ -492,3 +492,25 @@ def test_python_m_profiles_check_exit_codes(tmp_path):
     assert "ok: profiles/sim.yaml" in failed.stdout
     assert "bad.yaml:1: skyproof: missing" in failed.stderr
     assert "Traceback" not in failed.stderr
+
+
+# ---- wall-time bounds derived from a profile (profiles/limits.py) ----
+def test_wall_time_bounds_follow_the_suites_vehicle_time_and_the_speedup(write):
+    from profiles.limits import CHECK_FLOOR_S, RUN_FLOOR_S, WAIT_FACTOR, check_bound, run_bound
+
+    text = HEAD.replace("sim}", "sim, speedup: 10}") + (
+        "suites:\n  failsafe: {gcs_timeout_s: 5, tolerance_s: 1, ready_timeout_s: 60,"
+        " land_timeout_s: 90}\n  basic: {}\n"
+    )
+    profile = load_profile(write("x.yaml", text))
+    own = 5 + 1 + 60 + 90 + 3  # every `_s` setting of the suite, and log_after_arming_s
+    bound = check_bound(profile, "failsafe")
+    assert bound.seconds == pytest.approx(CHECK_FLOOR_S + WAIT_FACTOR * own / 10)
+    assert f"× {own:g} vehicle s of suites.failsafe bounds / speedup 10" in str(bound)
+    slower = load_profile(write("y.yaml", text.replace("speedup: 10", "speedup: 1")))
+    assert check_bound(slower, "failsafe").seconds > bound.seconds  # the same waits take longer
+    run = run_bound(profile, ["failsafe", "failsafe", "basic"])
+    assert run.seconds == pytest.approx(
+        RUN_FLOOR_S + 2 * (bound.seconds - CHECK_FLOOR_S)
+        + (check_bound(profile, "basic").seconds - CHECK_FLOOR_S)
+    )  # fmt: skip
