@@ -470,9 +470,10 @@ def link(
     if missing:
         pytest.skip(f"vehicle driver {vehicle_driver.name!r} lacks {', '.join(missing)}")
     if "proxy" in request.fixturenames:
-        url = request.getfixturevalue("proxy").url
+        proxy = request.getfixturevalue("proxy")
+        url, peer = proxy.url, f"{proxy.vehicle_url} (through the impairment proxy at {proxy.url})"
     else:
-        url = _running(request.node, vehicle_driver)
+        url = peer = _running(request.node, vehicle_driver)
     tlog = run_dir / "tlogs" / f"{_safe(request.node.nodeid)}.tlog"
     gcs = profile.link["gcs"]
     with Link(
@@ -483,6 +484,7 @@ def link(
         silence_s=profile.link["silence_s"],
         tlog=tlog,
         liveness=vehicle_driver.liveness,
+        peer=peer,
     ) as conn:
         yield conn
     request.node.user_properties.append(("tlog", _rel(tlog)))

@@ -98,8 +98,10 @@ class Link:
         tlog: Path | None = None,
         liveness: Callable[[], str | None] | None = None,
         baud: int = 115200,
+        peer: str | None = None,
     ) -> None:
         self.url = url
+        self.peer = peer or url  # what messages call the other end (the vehicle, behind a proxy)
         self.vehicle_sysid = vehicle_sysid
         self.vehicle_compid = vehicle_compid  # the autopilot: its clock and state are the vehicle's
         self.silence_s = silence_s
@@ -176,7 +178,7 @@ class Link:
                 data = self._conn.recv(65536)
                 if not data:
                     if self._is_stream:
-                        self.closed_reason = f"{self.url}: connection closed by the vehicle"
+                        self.closed_reason = f"{self.peer}: connection closed by the vehicle"
                         return
                     continue
                 msgs = self.mav.parse_buffer(data)
@@ -184,7 +186,7 @@ class Link:
                     self._ingest(msgs)
         except (OSError, ValueError) as exc:
             if not self._stop.is_set():
-                self.closed_reason = f"{self.url}: {exc}"
+                self.closed_reason = f"{self.peer}: {exc}"
 
     def _ingest(self, msgs: list[Message]) -> None:
         """One received chunk: frames that arrived together share their arrival time.
