@@ -4,6 +4,7 @@
     reports/pytest_verdicts.py   measure, findings; verdicts and waivers
     drivers/pytest_vehicle.py    vehicle and link fixtures: vehicle_driver, proxy, link, vehicle
     reports/pytest_record.py     the run folder and its reports (results.json, summary.md, ...)
+    drivers/pytest_interrupts.py SIGTERM as Ctrl-C, vehicles killed on either; wall-time bounds
 
 This module is the `pytest11` entry point (pyproject.toml), so they load in every pytest run of
 this environment, wherever pytest starts and whatever it takes for its root directory: the
@@ -23,4 +24,5 @@ pytest_plugins = [
     "reports.pytest_verdicts",
     "drivers.pytest_vehicle",
     "reports.pytest_record",
+    "drivers.pytest_interrupts",
 ]

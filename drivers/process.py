@@ -1,8 +1,9 @@
 """Vehicle processes (simulators, SITL) that never outlive the harness.
 
-Each runs in its own process group (so teardown reaches its children too), is told by the
-kernel to exit if the harness dies (PR_SET_PDEATHSIG), and is killed at interpreter exit if
-anything skipped its teardown. Its output is kept in a log file beside the run's results.
+Each runs in its own process group (so teardown reaches its children too), is killed by the
+kernel if the harness dies (PR_SET_PDEATHSIG), and is killed at interpreter exit if anything
+skipped its teardown. Its output is kept in a log file beside the run's results. A process that
+is stopped by a signal (SIGSTOP) is reported as such: it can never answer.
 """
 
 import atexit
@@ -25,7 +26,9 @@ _LIVE: set["ManagedProcess"] = set()
 def _die_with_parent() -> None:  # runs in the child between fork and exec
     if sys.platform.startswith("linux"):
         PR_SET_PDEATHSIG = 1
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        # SIGKILL, not SIGTERM: a stopped process (SIGSTOP) cannot act on TERM and would be
+        # left behind, stopped, holding its ports
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def _preexec() -> Callable[[], None] | None:
@@ -86,6 +89,24 @@ class ManagedProcess:
     def exit_code(self) -> int | None:
         return self.proc.poll()
 
+    def stopped(self) -> bool:
+        """Whether the process is stopped by a signal (state T: SIGSTOP, SIGTSTP) and so cannot
+        run, let alone answer. A debugger's stop (state t) is left to the link's silence bound:
+        somebody may be stepping through the vehicle. Linux /proc; elsewhere never reported."""
+        try:
+            with open(f"/proc/{self.proc.pid}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            return False
+        fields = stat[stat.rfind(b")") + 1 :].split()  # after "pid (comm)": the state first
+        return bool(fields) and fields[0] == b"T"
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group at once (it works on a stopped process too); the
+        caller's stop() then reaps it."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+
     def tail(self, n: int = 10) -> str:
         with self._lines_cv:
             return "\n".join(list(self._tail)[-n:])
@@ -135,6 +156,31 @@ class ManagedProcess:
         self._log.close()
         _LIVE.discard(self)
         return self.proc.returncode
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (CI cancelling a job, `docker stop`), raised where Ctrl-C would be: the run
+    ends the way an interrupted one does, its vehicles stopped and its reports written."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated("terminated by SIGTERM")
+
+
+def stop_on_sigterm() -> Callable[[], None]:
+    """Make SIGTERM interrupt the main thread like Ctrl-C; returns what puts the old handler
+    back. Only the main thread may set handlers: elsewhere nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    return lambda: signal.signal(signal.SIGTERM, previous)
+
+
+def kill_all() -> None:
+    """SIGKILL every vehicle process this harness started (an interrupted run: nothing a vehicle
+    could still do is worth waiting for); their drivers' stop() reaps them."""
+    for proc in list(_LIVE):
+        proc.kill()
 
 
 @atexit.register

@@ -27,6 +27,8 @@ from profiles.pytest_profile import ROOT
 from reports.paths import safe_name, shown
 from reports.pytest_verdicts import IDENTITY, REPORTS
 
+OVERRAN = pytest.StashKey[str]()  # why a check was cut short by its wall-time bound
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("skyproof")
@@ -106,7 +108,12 @@ def _identify(
             raise  # never run on a bench vehicle whose parameters could not be saved
         return None
     with link:
-        config.stash[IDENTITY] = json.dumps(v.identity())
+        try:
+            config.stash[IDENTITY] = json.dumps(v.identity())
+        except VehicleError:
+            if hardware:
+                raise
+            return None  # it hung or died just now: the first check replaces it
         return bench.snapshot(v) if hardware else None
 
 
@@ -141,9 +148,10 @@ def link(
     if missing:
         pytest.skip(f"vehicle driver {vehicle_driver.name!r} lacks {', '.join(missing)}")
     if "proxy" in request.fixturenames:
-        url = request.getfixturevalue("proxy").url
+        proxy = request.getfixturevalue("proxy")
+        url, peer = proxy.url, f"{proxy.vehicle_url} (through the impairment proxy at {proxy.url})"
     else:
-        url = _running(request.node, vehicle_driver)
+        url = peer = _running(request.node, vehicle_driver)
     tlog = run_dir / "tlogs" / f"{safe_name(request.node.nodeid)}.tlog"
     gcs = profile.link["gcs"]
     with Link(
@@ -154,6 +162,7 @@ def link(
         silence_s=profile.link["silence_s"],
         tlog=tlog,
         liveness=vehicle_driver.liveness,
+        peer=peer,
     ) as conn:
         yield conn
     request.node.user_properties.append(("tlog", shown(tlog)))
@@ -167,36 +176,57 @@ def vehicle(request: pytest.FixtureRequest, link: Link, vehicle_driver: Any) -> 
     proven disarmed (a check that leaves either behind fails)."""
     may_arm = "flight" in vehicle_driver.capabilities
     v = Vehicle(link, sysid=vehicle_driver.sysid, arming_allowed=may_arm)
-    v.connect()
+    try:
+        v.connect()
+    except VehicleError as exc:  # it hung or died since the last check: one failure, not more
+        discard(request.node, vehicle_driver, f"vehicle stopped before this check: {exc}")
+        raise
     if v.armed:  # a previous check (or a person) left it armed: start from a known state
         note_restart(request.node, "made safe before this check: it was armed")
         _make_safe(v, vehicle_driver)
         pytest.fail("the vehicle was armed at the start of the check; it has been made safe")
     yield v
-    gone = vehicle_driver.liveness() or link.closed_reason or (
-        "the vehicle went silent" if link.went_silent else None
-    )
+    replaceable = "restart" in vehicle_driver.capabilities
+    gone = _gone(link, vehicle_driver) or (replaceable and request.node.stash.get(OVERRAN, None))
     if gone:
         # the check already failed on it; the next check gets a fresh one (and says so)
-        note_restart(request.node, f"vehicle stopped after this check: {gone}")
-        vehicle_driver.stop()
+        discard(request.node, vehicle_driver, f"vehicle stopped after this check: {gone}")
         return
     if "proxy" in request.fixturenames:
         request.getfixturevalue("proxy").clear()  # put things back over a clean link
     call = request.node.stash.get(REPORTS, {}).get("call")
     problems = v.restore_params()
+    mute = not v.armed and not problems and not v.answers_parameters()
+    if replaceable and (gone := _gone(link, vehicle_driver)):
+        # it hung or died while being put back: a fresh one replaces it, nothing to restore
+        discard(request.node, vehicle_driver, f"vehicle stopped after this check: {gone}")
+        return
     if v.armed:  # judged whatever else went wrong: never hand an armed vehicle on
         if call is not None and call.passed:
             problems.append(f"the check left the vehicle armed (mode {v.mode})")
         note_restart(request.node, "made safe after this check: it was left armed")
         _make_safe(v, vehicle_driver)
-    elif (problems or not v.answers_parameters()) and "restart" in vehicle_driver.capabilities:
+    elif (problems or mute) and replaceable:
         # a vehicle whose parameter service stopped answering is not handed to the next check
         note_restart(request.node, "restarted after this check: its parameter service did not "
                      f"answer ({'; '.join(problems) or 'no PARAM_VALUE'})")  # fmt: skip
         vehicle_driver.restart()
     if problems:
         pytest.fail("isolation: " + "; ".join(problems))
+
+
+def _gone(link: Link, driver: Any) -> str | None:
+    """Why the vehicle can no longer serve a check (exited, stopped, silent), or None."""
+    return driver.liveness() or link.closed_reason or (
+        "the vehicle went silent" if link.went_silent else None
+    )
+
+
+def discard(node: pytest.Item, driver: Any, why: str) -> None:
+    """A vehicle that hung, died or overran is never handed on: its whole process group is
+    stopped now, the next check starts a fresh one, and this check's record says so."""
+    note_restart(node, why)
+    driver.stop()
 
 
 def _running(node: pytest.Item, driver: Any) -> str:

@@ -10,6 +10,7 @@ from jsonschema import ValidationError
 
 from .errors import FieldPath, Issue, dotted, issue
 from .merge import locate
+from .schema import Relation
 from .yaml_lines import Parsed
 
 _KINDS = {
@@ -27,10 +28,39 @@ def to_issues(errors: Iterable[ValidationError], docs: Sequence[Parsed], data: A
     """One issue per problem, placed at the file and line that wrote the offending value."""
     found: list[Issue] = []
     for error in errors:
+        if error.validator == "x-below":
+            found.append(_relation_issue(error, docs, data))
+            continue
         for path, text in explain(error):
             file, line = locate(docs, data, path)
             found.append(issue(file, line, path, text))
     return found
+
+
+def _relation_issue(error: ValidationError, docs: Sequence[Parsed], data: Any) -> Issue:
+    """A tolerance not below what it tolerates, told at whichever of the two keys the profile
+    wrote last (the one the user just changed), naming both values and the fix."""
+    r: Relation = error.relation  # type: ignore[attr-defined]
+    parent = tuple(error.absolute_path)[:-1]
+    key, other = (*parent, r.key), (*parent, r.other)
+    below, above = ("below", "above") if r.strict else ("at most", "at least")
+    low, high = _yaml(r.low), _yaml(r.high)
+    at_key, at_other = locate(docs, data, key), locate(docs, data, other)
+    files = [doc.file for doc in docs]
+    if key not in _written(docs) or files.index(at_other[0]) > files.index(at_key[0]):
+        fix = f"{r.other} {above} {low}, or {r.key} {below} {high}"
+        text = f"{high} is not {above} {r.key} ({low}): {r.why}; give {fix}"
+        return issue(*at_other, other, text)
+    fits = isinstance(r.default, int | float) and (
+        r.default < r.high or (not r.strict and r.default == r.high)
+    )
+    example = f", e.g. {r.key}: {_yaml(r.default)}" if fits else ""
+    fix = f"{r.key} {below} {high}{example}"
+    return issue(*at_key, key, f"{low} is not {below} {r.other} ({high}): {r.why}; give {fix}")
+
+
+def _written(docs: Sequence[Parsed]) -> set[FieldPath]:
+    return {path for doc in docs for path in doc.lines}
 
 
 def explain(error: ValidationError) -> list[tuple[FieldPath, str]]:

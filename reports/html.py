@@ -83,10 +83,12 @@ def _table(head: list[str], rows: list[str], widths: tuple[int, ...] = ()) -> li
 def _overview(results: dict[str, Any]) -> list[str]:
     prof, run = results.get("profile", {}), results.get("run") or {}
     counts = results.get("counts", {})
-    shown = ", ".join(f"{counts[k]} {k}" for k in VERDICT if counts.get(k)) or "no checks ran"
+    shown = ", ".join(f"{counts[k]} {k.replace('_', ' ')}" for k in VERDICT if counts.get(k))
+    shown = shown or "no checks ran"
     ident = results.get("vehicle_identity") or {}
     times = f"{results.get('started', '?')} / {results.get('finished', '?')}"
     rows = [("run", run.get("id")), ("shard", run.get("shard")), ("started / finished", times),
+            ("stopped early", run.get("stopped")),
             ("profile", f"{prof.get('name', '?')} ({prof.get('path', '?')})"),
             ("vehicle", prof.get("vehicle")), ("vehicle hash", prof.get("vehicle_hash")),
             ("verification hash", prof.get("verification_hash")),
@@ -164,7 +166,7 @@ def requirement_state(req: dict[str, Any], checks: list[dict[str, Any]]) -> tupl
         notes = ["passed only on a retry"] * bool(by["flaky"])
         notes += ["some checks skipped"] * bool(by["skipped"])
         return "verified", "; ".join(notes)
-    if by["skipped"] or by["interrupted"]:
+    if by["skipped"] or by["interrupted"] or by["not_run"]:
         return "not tested", "; ".join(sorted({_first(c) for c in checks}))
     return "not tested", "no check in this run verifies it"
 

@@ -9,14 +9,16 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from drivers.process import Terminated
 from drivers.pytest_vehicle import vehicle_files_dir
 from profiles import Profile, load_registry
-from profiles.pytest_profile import ROOT, profile_of, verifying
+from profiles.pytest_profile import ROOT, profile_of, requirements_of, verifying
 from reports import findings as fnd
 from reports.paths import shown
 from reports.publish import publish
@@ -49,7 +51,9 @@ def new_run_dir(config: pytest.Config, profile: Profile) -> Path:
     base = Path(config.getoption("--report-dir") or ROOT / "reports" / "runs")
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
     run = base.resolve() / f"{stamp}-{profile.path.stem}-{os.getpid()}"
-    run.mkdir(parents=True)
+    _make_dir(run, base, "--report-dir", "the run folder")
+    files = vehicle_files_dir(config, run).parent
+    _make_dir(files, files, "--vehicle-files", "the vehicles' files folder")
     latest = base / "latest"
     try:  # a convenience for people; parallel runs may race for it, which is harmless
         tmp = base / f".latest-{os.getpid()}"
@@ -59,6 +63,20 @@ def new_run_dir(config: pytest.Config, profile: Profile) -> Path:
     except OSError:
         pass
     return run
+
+
+def _make_dir(path: Path, given: Path, option: str, what: str) -> None:
+    """Create a folder the run writes into, or stop before any check with one line (exit 4,
+    pytest's usage error, as for a bad profile)."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        if not os.access(path, os.W_OK):
+            raise PermissionError(13, "not writable")
+    except OSError as exc:
+        raise pytest.UsageError(
+            f"skyproof: cannot create {what} in {given}: {exc.strerror or exc}; give {option} "
+            "a folder you can write to"
+        ) from None
 
 
 @pytest.hookimpl(tryfirst=True)  # before junitxml and allure read their options
@@ -106,17 +124,47 @@ class RunRecord:
         self.collector = ResultsCollector()
         self.started = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         self.collected = 0
+        self.stopped: str | None = None  # why the run ended before its last check
         self.notes: list[str] = []
+
+    def pytest_runtest_logstart(self, nodeid: str) -> None:
+        self.collector.start(nodeid)  # a check cut off before any report is interrupted
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         self.collector.add(report)
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         self.collected = len(session.items)
+        for item in session.items:  # those that never start are reported "not run"
+            self.collector.expect(item.nodeid, requirements_of(item))
 
-    @pytest.hookimpl(trylast=True)
-    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        for nodeid in ids:  # under xdist the workers collect (each the same list)
+            self.collector.expect(nodeid, [])
+        self.collected = len(self.collector.expected)
+
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        if isinstance(excinfo.value, Terminated):
+            self.stopped = "terminated by SIGTERM"
+        elif isinstance(excinfo.value, pytest.Session.Interrupted):
+            self.stopped = str(excinfo.value)  # e.g. the run's wall-time bound
+        else:
+            self.stopped = "interrupted (Ctrl-C)"
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> Iterator[None]:
+        """After every other plugin (the fixtures' teardown among them), and even if one of
+        them raised: a run always ends with its record."""
+        try:
+            return (yield)
+        finally:
+            self._finish(session, int(session.exitstatus))
+
+    def _finish(self, session: pytest.Session, exitstatus: int) -> None:
         p = self.profile
+        if not self.stopped and isinstance(session.shouldfail, str):
+            self.stopped = session.shouldfail  # e.g. -x, or pytest-timeout's --session-timeout
         waivers = self._waiver_states()
         stale = [w["finding"] for w in waivers if w["state"] == "stale"]
         if stale:
@@ -126,7 +174,8 @@ class RunRecord:
                 self.notes.append("strict waivers: a stale waiver fails the run")
         header = {
             "skyproof": 2,
-            "run": {"id": self.run.name, "collected": self.collected, "shard": _shard(self.config)},
+            "run": {"id": self.run.name, "collected": self.collected, "shard": _shard(self.config),
+                    "stopped": self.stopped},
             "profile": {
                 "name": p.name,
                 "path": shown(p.path),

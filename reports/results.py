@@ -12,8 +12,9 @@ from reports.measurement import Measurement, Recorder
 
 # How a check ends when its phases disagree: the first that applies wins. A failed call is a
 # finding about the vehicle even if a teardown then errs (its message says so); a waived or
-# skipped check whose setup or teardown errs is ERROR, never PASS.
-PRECEDENCE = ("failed", "error", "interrupted", "waived", "skipped", "flaky", "passed")
+# skipped check whose setup or teardown errs is ERROR, never PASS. A check the run was cut off
+# in is interrupted; one it never started (collected, then the run ended) is not_run.
+PRECEDENCE = ("failed", "error", "interrupted", "not_run", "waived", "skipped", "flaky", "passed")
 OUTCOMES = PRECEDENCE
 
 
@@ -31,6 +32,7 @@ class CheckResult:
     findings: list[dict[str, Any]] = field(default_factory=list)
     restarts: list[str] = field(default_factory=list)  # vehicle restarts and their reasons
     phases: dict[str, str] = field(default_factory=dict)
+    started: bool = True  # False: collected, never started (the run ended first)
 
     @property
     def suite(self) -> str:
@@ -40,6 +42,10 @@ class CheckResult:
     def settle(self) -> None:
         """The check's outcome from its phases' (a check cut off after setup is interrupted)."""
         seen = set(self.phases.values())
+        if not self.started and not self.phases:
+            self.outcome = "not_run"
+            self.message = self.message or "not run: the run ended before this check started"
+            return
         if self.phases.get("setup") == "passed" and "call" not in self.phases:
             seen.add("interrupted")
         if self.reruns and seen <= {"passed"}:
@@ -55,6 +61,15 @@ class ResultsCollector:
     def __init__(self) -> None:
         self.checks: dict[str, CheckResult] = {}
         self.identity: dict[str, Any] = {}
+        self.expected: dict[str, list[str]] = {}  # collected check -> its requirements
+
+    def expect(self, nodeid: str, requirements: list[str]) -> None:
+        """A collected check: one that never starts is reported not_run, not left out."""
+        self.expected[nodeid] = list(requirements)
+
+    def start(self, nodeid: str) -> None:
+        """A check began (a report may never follow: the run was interrupted in its setup)."""
+        self.checks.setdefault(nodeid, CheckResult(nodeid)).started = True
 
     def add(self, report: Any) -> None:
         check = self.checks.setdefault(report.nodeid, CheckResult(report.nodeid))
@@ -97,6 +112,9 @@ class ResultsCollector:
                 self.identity = json.loads(value)
 
     def to_dict(self, header: dict[str, Any]) -> dict[str, Any]:
+        for nodeid, reqs in self.expected.items():  # a check cut off or never started too
+            check = self.checks.setdefault(nodeid, CheckResult(nodeid, started=False))
+            check.requirements = check.requirements or list(reqs)
         checks = sorted(self.checks.values(), key=lambda c: c.nodeid)
         findings: list[dict[str, Any]] = []
         for c in checks:
@@ -105,7 +123,7 @@ class ResultsCollector:
                 c.findings = []  # an attempt's findings that a retry or a pass superseded
             findings += [self._evidence(c, f) for f in c.findings]
         rows = [
-            {k: v for k, v in c.__dict__.items() if k != "phases"}
+            {k: v for k, v in c.__dict__.items() if k not in ("phases", "started")}
             | {"suite": c.suite, "findings": [f["signature"] for f in c.findings]}
             for c in checks
         ]
@@ -138,12 +156,12 @@ class ResultsCollector:
 
 def verdict(counts: Counter[str] | dict[str, int], exit_status: int = 0) -> str:
     """The run's one word. A run with nothing that passed or failed is not PASS; neither is a
-    run that was cut short (pytest's exit status 2: interrupted)."""
+    run that was cut short (pytest's exit status 2: interrupted) or left checks not run."""
     if counts.get("failed", 0):
         return "FAIL"
     if counts.get("error", 0):
         return "ERROR"
-    if counts.get("interrupted", 0) or exit_status == 2:
+    if counts.get("interrupted", 0) or counts.get("not_run", 0) or exit_status == 2:
         return "INCOMPLETE"
     if not any(counts.get(k, 0) for k in ("passed", "flaky", "waived")):
         return "NO CHECKS"

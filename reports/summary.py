@@ -15,6 +15,7 @@ VERDICT = {
     "waived": "WAIVED",
     "skipped": "SKIP",
     "interrupted": "INTERRUPTED",
+    "not_run": "NOT RUN",
 }
 
 
@@ -32,8 +33,9 @@ def build_summary(results: dict[str, Any]) -> str:
         f"- started {results.get('started', '?')}, finished {results.get('finished', '?')}",
         f"- vehicle identity: {_identity(results.get('vehicle_identity') or {})}",
         f"- **verdict: {run_verdict}** — "
-        + ", ".join(f"{counts[k]} {k}" for k in VERDICT if counts[k])
+        + ", ".join(f"{counts[k]} {k.replace('_', ' ')}" for k in VERDICT if counts[k])
         + ("no checks ran" if not checks else ""),
+        *_stopped(results),
         *_not_run(results),
         "",
         "## Checks",
@@ -52,12 +54,15 @@ def build_summary(results: dict[str, Any]) -> str:
         reqs = ", ".join(c["requirements"]) or "—"
         lines.append(f"| `{c['nodeid']}` | {VERDICT[c['outcome']]} | {figures} | {reqs} |")
     lines += findings_view(results)
-    problems = [c for c in checks if c["outcome"] not in ("passed",)]
-    if problems:
+    problems = [c for c in checks if c["outcome"] not in ("passed", "not_run")]
+    never = [c for c in checks if c["outcome"] == "not_run"]
+    if problems or never:
         lines += ["", "## Why", ""]
         for c in problems:
             text = (c["message"] or "(no message)").strip().replace("\n", "\n  ")
             lines.append(f"- `{c['nodeid']}` **{VERDICT[c['outcome']]}**: {text}")
+        if never:  # one line, not one per check: they share the reason
+            lines.append(f"- {len(never)} check(s) **NOT RUN**: the run ended before they started")
     restarted = [c for c in checks if c.get("restarts")]
     if restarted:
         lines += ["", "## Vehicle restarts", ""]
@@ -100,6 +105,11 @@ def findings_view(results: dict[str, Any]) -> list[str]:
             lines.append(f"| `{w['finding']}` | {w['state']} | {w['expires']} | "
                          f"{len(w.get('matched', []))} |")  # fmt: skip
     return lines
+
+
+def _stopped(results: dict[str, Any]) -> list[str]:
+    why = (results.get("run") or {}).get("stopped")
+    return [f"- the run stopped early: {why}"] if why else []
 
 
 def _not_run(results: dict[str, Any]) -> list[str]:

@@ -15,6 +15,7 @@ import yaml
 
 from reports.findings import check_name, signature
 from reports.results import ResultsCollector, verdict
+from reports.summary import build_summary
 from tests.run_pytest import ROOT, Run, run_pytest, write_profile
 
 FUZZ = "suites/security/test_malformed.py::test_fuzzed_frames_change_nothing"
@@ -56,12 +57,29 @@ def test_a_check_ends_with_the_outcome_of_its_worst_phase(phases, outcome):
     assert check["outcome"] == outcome
 
 
+def test_a_collected_check_that_never_started_is_not_run_and_one_cut_off_in_setup_interrupted():
+    collector = ResultsCollector()
+    for nodeid in ("suites/x/test_a.py::test_a", "suites/x/test_b.py::test_b"):
+        collector.expect(nodeid, ["R1"])
+    collector.start("suites/x/test_a.py::test_a")  # and no report ever came
+    results = collector.to_dict({"exit_status": 2})
+    outcomes = {c["nodeid"]: (c["outcome"], c["requirements"]) for c in results["checks"]}
+    assert outcomes == {"suites/x/test_a.py::test_a": ("interrupted", ["R1"]),
+                        "suites/x/test_b.py::test_b": ("not_run", ["R1"])}  # fmt: skip
+    assert results["verdict"] == "INCOMPLETE" and results["counts"]["not_run"] == 1
+    summary = build_summary(results)
+    assert "**verdict: INCOMPLETE** — 1 interrupted, 1 not run" in summary
+    assert "| `suites/x/test_b.py::test_b` | NOT RUN |" in summary
+
+
 @pytest.mark.parametrize(("counts", "exit_status", "word"), [
     ({"passed": 3}, 0, "PASS"),
     ({"passed": 3, "waived": 1}, 0, "PASS"),
     ({"passed": 3, "failed": 1}, 1, "FAIL"),
     ({"passed": 2, "error": 1}, 1, "ERROR"),
     ({"passed": 2, "interrupted": 1}, 2, "INCOMPLETE"),
+    ({"passed": 9, "interrupted": 1, "not_run": 45}, 2, "INCOMPLETE"),
+    ({"passed": 1, "not_run": 4}, 1, "INCOMPLETE"),  # e.g. pytest-timeout's --session-timeout
     ({"skipped": 5}, 0, "NO CHECKS"),  # every check skipped is not PASS
     ({}, 5, "NO CHECKS"),
     ({"passed": 3}, 1, "FAIL"),  # e.g. a stale waiver under strict_waivers

@@ -1,5 +1,6 @@
 """The Link against a scripted peer: statistics, vehicle clock, waits, GCS heartbeats, tlog."""
 
+import socket
 import threading
 import time
 
@@ -85,6 +86,23 @@ def test_a_silent_vehicle_fails_the_wait_instead_of_hanging(peer, link):
     peer.system_time(1000)
     with pytest.raises(VehicleSilent, match=r"while waiting for a HEARTBEAT.*silence_s = 2 s"):
         link.wait("a HEARTBEAT", ["HEARTBEAT"], timeout_s=60)
+
+
+def test_a_connect_to_a_vehicle_that_never_accepts_gives_up_after_silence_s():
+    # a hung vehicle's listen backlog full: the kernel drops further SYNs and connect() would
+    # retry for minutes
+    with socket.create_server(("127.0.0.1", 0), backlog=0) as server:
+        port = server.getsockname()[1]
+        waiting = [socket.socket() for _ in range(3)]
+        for s in waiting:
+            s.setblocking(False)
+            s.connect_ex(("127.0.0.1", port))
+        start = time.monotonic()
+        with pytest.raises(VehicleLost, match=r"cannot connect .* no answer .* within 0.5 s"):
+            Link(f"tcp:127.0.0.1:{port}", silence_s=0.5)
+        assert time.monotonic() - start < 3.0
+        for s in waiting:
+            s.close()
 
 
 def test_a_closed_connection_is_reported_at_once(peer, link):

@@ -108,6 +108,38 @@ MALFORMED = [
      "vehicle.driver", "duplicate key (first at line 4); keep only one"),
     ("yes-is-a-key", HEAD + "on: 1\n", 4, "on", "unknown key"),
     ("self-alias", "skyproof: 1\nname: &a [*a]\n", 2, "name[0]", "an alias refers to itself"),
+    # a tolerance or bound that would make its check meaningless (x-below in schema.yaml)
+    ("failsafe-window-past-zero", HEAD + "suites:\n  failsafe: {tolerance_s: 1000}\n", 5,
+     "suites.failsafe.tolerance_s", "1000 is not below gcs_timeout_s (5): the window "
+     "gcs_timeout_s ± tolerance_s would reach zero, accepting a failsafe at any time; give "
+     "tolerance_s below 5, e.g. tolerance_s: 1.0"),
+    ("failsafe-tolerance-equal", HEAD + "suites:\n  failsafe:\n    gcs_timeout_s: 3\n"
+     "    tolerance_s: 3\n", 7, "suites.failsafe.tolerance_s", "3 is not below gcs_timeout_s (3)"),
+    ("security-failsafe", HEAD + "suites:\n  security:\n    failsafe: {tolerance_s: 5}\n", 6,
+     "suites.security.failsafe.tolerance_s", "5 is not below gcs_timeout_s (5)"),
+    ("altitude-tolerance", HEAD + "suites:\n  basic: {alt_tolerance_m: 1000}\n", 5,
+     "suites.basic.alt_tolerance_m", "1000 is not below takeoff_alt_m (10): a take-off that "
+     "never left the ground would pass; give alt_tolerance_m below 10, e.g. alt_tolerance_m: 1.0"),
+    ("takeoff-under-default-tolerance", HEAD + "suites:\n  basic: {takeoff_alt_m: 0.5}\n", 5,
+     "suites.basic.takeoff_alt_m", "0.5 is not above alt_tolerance_m (1.0): a take-off that "
+     "never left the ground would pass; give takeoff_alt_m above 1.0, or alt_tolerance_m "
+     "below 0.5"),
+    ("gap-longer-than-sample", HEAD + "suites:\n  basic: {sample_s: 5, max_gap_s: 6}\n", 5,
+     "suites.basic.max_gap_s", "6 is not below sample_s (5)"),
+    ("arrive-radius", HEAD + "suites:\n  radio: {arrive_radius_m: 150}\n", 5,
+     "suites.radio.arrive_radius_m", "150 is not below range_points_m (100)"),
+    ("fuzz-verdict-unreachable", HEAD + "suites:\n  security:\n    fuzz: {min_examples: 40}\n",
+     6, "suites.security.fuzz.min_examples", "40 is not at most examples (30)"),
+    ("flood-recover-past-wait", HEAD + "suites:\n  security:\n    flood: {recover_s: 60}\n", 6,
+     "suites.security.flood.recover_s", "60 is not below stall_wait_s (60)"),
+    ("negative-fade-margin", HEAD + "suites:\n  radio: {fade_margin_min_db: -3}\n", 5,
+     "suites.radio.fade_margin_min_db", "-3 is out of range; expected a number >= 0"),
+    ("loss-of-everything", HEAD + "suites:\n  link: {max_loss: 1}\n", 5,
+     "suites.link.max_loss", "expected a number >= 0 and < 1"),
+    ("endless-landing", HEAD + "suites:\n  failsafe: {land_timeout_s: 1000000}\n", 5,
+     "suites.failsafe.land_timeout_s", "expected a number > 0 and <= 600"),
+    ("endless-silence", HEAD + "link: {silence_s: 1000}\n", 4, "link.silence_s",
+     "expected a number > 0 and <= 120"),
 ]
 
 
@@ -162,6 +194,17 @@ def test_all_schema_errors_of_a_file_come_at_once_sorted_by_line(write):
     """))
     lines = [m.split(":")[1] for m in message.splitlines()]
     assert lines == ["5", "6", "8", "9"], message
+
+
+def test_a_relation_broken_across_files_is_told_where_it_was_last_written(write):
+    write("verify.yaml", "skyproof: 1\nsuites:\n  basic: {alt_tolerance_m: 2}\n")
+    message = error_of(write("x.yaml", HEAD + "extends: verify.yaml\nsuites:\n"
+                             "  basic: {takeoff_alt_m: 1.5}\n"))  # fmt: skip
+    assert message == (
+        "x.yaml:6: suites.basic.takeoff_alt_m: 1.5 is not above alt_tolerance_m (2): a take-off "
+        "that never left the ground would pass; give takeoff_alt_m above 2, or alt_tolerance_m "
+        "below 1.5"
+    )
 
 
 def test_a_missing_profile_lists_the_available_ones(write, tmp_path):
@@ -449,3 +492,25 @@ def test_python_m_profiles_check_exit_codes(tmp_path):
     assert "ok: profiles/sim.yaml" in failed.stdout
     assert "bad.yaml:1: skyproof: missing" in failed.stderr
     assert "Traceback" not in failed.stderr
+
+
+# ---- wall-time bounds derived from a profile (profiles/limits.py) ----
+def test_wall_time_bounds_follow_the_suites_vehicle_time_and_the_speedup(write):
+    from profiles.limits import CHECK_FLOOR_S, RUN_FLOOR_S, WAIT_FACTOR, check_bound, run_bound
+
+    text = HEAD.replace("sim}", "sim, speedup: 10}") + (
+        "suites:\n  failsafe: {gcs_timeout_s: 5, tolerance_s: 1, ready_timeout_s: 60,"
+        " land_timeout_s: 90}\n  basic: {}\n"
+    )
+    profile = load_profile(write("x.yaml", text))
+    own = 5 + 1 + 60 + 90 + 3  # every `_s` setting of the suite, and log_after_arming_s
+    bound = check_bound(profile, "failsafe")
+    assert bound.seconds == pytest.approx(CHECK_FLOOR_S + WAIT_FACTOR * own / 10)
+    assert f"× {own:g} vehicle s of suites.failsafe bounds / speedup 10" in str(bound)
+    slower = load_profile(write("y.yaml", text.replace("speedup: 10", "speedup: 1")))
+    assert check_bound(slower, "failsafe").seconds > bound.seconds  # the same waits take longer
+    run = run_bound(profile, ["failsafe", "failsafe", "basic"])
+    assert run.seconds == pytest.approx(
+        RUN_FLOOR_S + 2 * (bound.seconds - CHECK_FLOOR_S)
+        + (check_bound(profile, "basic").seconds - CHECK_FLOOR_S)
+    )  # fmt: skip

@@ -1,6 +1,9 @@
 """The Vehicle API against the built-in simulator: parameters with their journal, commands with
 COMMAND_ACK, refusals explained, modes and arming confirmed by HEARTBEAT."""
 
+import os
+import signal
+
 import pytest
 
 from drivers.errors import CommandRejected, WaitTimeout
@@ -101,3 +104,21 @@ def test_link_quality_figures_come_in_vehicle_time(vehicle):
     assert window.rate("ATTITUDE") == pytest.approx(10, rel=0.2)  # as Vehicle.connect asked
     assert window.lost == 0 and window.loss_ratio == 0.0
     assert link_quality.percentile([3.0, 1.0, 2.0], 50) == 2.0
+
+
+def test_a_vehicle_that_hangs_while_being_put_back_is_reported_not_raised(tmp_path):
+    # the fixture's teardown must go on to stop a vehicle that hung (SIGSTOP) mid-restore
+    sim = SimDriver({"driver": "sim", "speedup": 20}, tmp_path)
+    try:
+        with Link(sim.start(), vehicle_sysid=1, silence_s=5, liveness=sim.liveness) as link:
+            v = Vehicle(link)
+            v.connect()
+            v.set_param("RTL_ALT", v.get_param("RTL_ALT") + 100)
+            os.kill(sim.process.pid, signal.SIGSTOP)
+            problems = v.restore_params()
+            assert len(problems) == 1 and "RTL_ALT: not restored, the vehicle" in problems[0]
+            assert "is stopped (SIGSTOP)" in problems[0]
+            assert v.answers_parameters() is False
+    finally:
+        sim.stop()
+    assert sim.liveness() == "simulator stopped by the harness"

@@ -7,8 +7,10 @@ nothing at all for that long, no vehicle-time bound could ever expire, so the wa
 VehicleSilent instead of hanging.
 """
 
+import errno
 import queue
 import select
+import socket
 import threading
 import time
 from collections import deque
@@ -60,6 +62,25 @@ class _TeeFile:
             self._link.tlog.write(redact_secrets(bytes(buf)))
 
 
+class _TcpWithTimeout(mavutil.mavtcp):
+    """pymavlink's TCP connection, whose connect() gives up after `timeout_s` (wall)."""
+
+    def __init__(self, device: str, timeout_s: float, **kwargs: Any) -> None:
+        self.connect_timeout_s = timeout_s
+        super().__init__(device, autoreconnect=False, retries=0, **kwargs)
+
+    def do_connect(self) -> None:
+        try:
+            self.port = socket.create_connection(self.destination_addr, self.connect_timeout_s)
+        except TimeoutError as exc:
+            raise TimeoutError(
+                errno.ETIMEDOUT, f"no answer to connect within {self.connect_timeout_s:g} s"
+            ) from exc
+        self.port.setblocking(False)
+        mavutil.set_close_on_exec(self.port.fileno())
+        self.port.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
 class Link:
     """One connection (MAVProxy-style string: tcp:HOST:PORT, udpin:..., udpout:..., /dev/tty...)."""
 
@@ -77,8 +98,10 @@ class Link:
         tlog: Path | None = None,
         liveness: Callable[[], str | None] | None = None,
         baud: int = 115200,
+        peer: str | None = None,
     ) -> None:
         self.url = url
+        self.peer = peer or url  # what messages call the other end (the vehicle, behind a proxy)
         self.vehicle_sysid = vehicle_sysid
         self.vehicle_compid = vehicle_compid  # the autopilot: its clock and state are the vehicle's
         self.silence_s = silence_s
@@ -99,15 +122,22 @@ class Link:
         self.opened_wall = time.monotonic()
         self.statustexts: deque[Timed] = deque(maxlen=50)  # for messages that explain a refusal
         try:
-            self._conn = mavutil.mavlink_connection(
-                url,
-                source_system=gcs_sysid,
-                source_component=gcs_compid,
-                dialect=DIALECT,
-                autoreconnect=False,
-                retries=0,
-                baud=baud,  # serial devices only
-            )
+            if url.startswith("tcp:"):
+                mavutil.set_dialect(DIALECT)
+                # a hung vehicle whose listen backlog is full would hold connect() for minutes
+                self._conn = _TcpWithTimeout(
+                    url[4:], silence_s, source_system=gcs_sysid, source_component=gcs_compid
+                )
+            else:
+                self._conn = mavutil.mavlink_connection(
+                    url,
+                    source_system=gcs_sysid,
+                    source_component=gcs_compid,
+                    dialect=DIALECT,
+                    autoreconnect=False,
+                    retries=0,
+                    baud=baud,  # serial devices only
+                )
         except OSError as exc:
             if self.tlog:
                 self.tlog.close()
@@ -148,7 +178,7 @@ class Link:
                 data = self._conn.recv(65536)
                 if not data:
                     if self._is_stream:
-                        self.closed_reason = f"{self.url}: connection closed by the vehicle"
+                        self.closed_reason = f"{self.peer}: connection closed by the vehicle"
                         return
                     continue
                 msgs = self.mav.parse_buffer(data)
@@ -156,7 +186,7 @@ class Link:
                     self._ingest(msgs)
         except (OSError, ValueError) as exc:
             if not self._stop.is_set():
-                self.closed_reason = f"{self.url}: {exc}"
+                self.closed_reason = f"{self.peer}: {exc}"
 
     def _ingest(self, msgs: list[Message]) -> None:
         """One received chunk: frames that arrived together share their arrival time.

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from drivers.errors import ArmingForbidden, CommandRejected, WaitTimeout
+from drivers.errors import ArmingForbidden, CommandRejected, VehicleLost, VehicleSilent, WaitTimeout
 from drivers.link.connection import Link, Message, Timed
 from drivers.mavlink import COPTER_MODES, mavlink
 from drivers.services import flavour, params
@@ -193,6 +193,8 @@ class Vehicle:
                 return True
             except WaitTimeout:
                 continue
+            except (VehicleSilent, VehicleLost):
+                return False  # it hung or died: no further try can be answered
         return False
 
     def restore_params(self) -> list[str]:
@@ -204,6 +206,10 @@ class Vehicle:
             except WaitTimeout as exc:
                 problems.append(f"{change.name}: no answer while restoring ({exc})")
                 continue
+            except (VehicleSilent, VehicleLost) as exc:  # hung or died: nothing more will answer
+                left = ", ".join(self.journal)
+                problems.append(f"{left}: not restored, the vehicle stopped answering ({exc})")
+                break
             if not params.same(echoed, change.original):
                 problems.append(f"{change.name}: is {echoed:g}, should be {change.original:g}")
             else:

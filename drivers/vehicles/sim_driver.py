@@ -70,16 +70,20 @@ class SimDriver:
         return self.url
 
     def liveness(self) -> str | None:
-        """None while the simulator runs; otherwise why it is gone."""
-        if self.process is None:
-            return "simulator not started"
+        """None while the simulator runs; otherwise why it is gone (exited, or stopped: a
+        stopped process never answers, so it is as good as gone)."""
+        if self.process is None:  # never started, or stopped by the harness (a check says why)
+            return "simulator stopped by the harness" if self.starts else "simulator not started"
         code = self.process.exit_code()
         if code is None:
+            if self.process.stopped():
+                return f"simulator (pid {self.process.pid}) is stopped (SIGSTOP) and cannot answer"
             return None
         return f"simulator exited with code {code}; its last output:\n{self.process.tail(5)}"
 
     def ensure_running(self) -> str:
-        """The running simulator's URL, starting a fresh one if it died."""
+        """The running simulator's URL, starting a fresh one if it died or hangs stopped (the
+        old one's whole process group is killed first)."""
         if self.liveness() is not None:
             self.stop()
             return self.start()

@@ -155,6 +155,8 @@ class SitlProcessDriver:
 def _gone(process: ManagedProcess, what: str = "it") -> str | None:
     code = process.exit_code()
     if code is None:
+        if process.stopped():
+            return f"{what} (pid {process.pid}) is stopped (SIGSTOP) and cannot answer"
         return None
     reader = getattr(process, "_reader", None)  # let its last lines reach the tail first
     if reader is not None:
