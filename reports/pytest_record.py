@@ -208,6 +208,7 @@ class RunRecord:
         hide nothing) or unchecked (no check it speaks to reached a verdict in this run)."""
         checks = list(self.collector.checks.values())
         found = [f for c in checks for f in c.findings]
+        collected = {fnd.check_name(n) for n in self.collector.expected}
         judged = {fnd.check_name(c.nodeid) for c in checks
                   if c.phases.get("call") in ("passed", "failed", "waived")}  # fmt: skip
         today = dt.date.today()
@@ -218,6 +219,10 @@ class RunRecord:
                      else "stale" if any(map(w.speaks_to, judged)) else "unchecked")  # fmt: skip
             states.append({"finding": w.finding, "reason": w.reason, "expires": str(w.expires),
                            "state": state, "matched": matched})  # fmt: skip
+            if state == "unchecked" and not any(map(w.speaks_to, collected)):
+                states[-1]["no_check"] = True  # a typo, or a check this run did not collect
+                self.notes.append(f"waiver {w.finding!r} speaks to no check of this run: is the "
+                                  "check's name (suite/test_name[params]) right?")  # fmt: skip
         return states
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:

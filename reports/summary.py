@@ -102,7 +102,8 @@ def findings_view(results: dict[str, Any]) -> list[str]:
         lines += ["", "## Waivers", "", "| waiver | state | expires | matched |",
                   "|---|---|---|---|"]  # fmt: skip
         for w in waivers:
-            lines.append(f"| `{w['finding']}` | {w['state']} | {w['expires']} | "
+            state = w["state"] + (" (speaks to no check of this run)" if w.get("no_check") else "")
+            lines.append(f"| `{w['finding']}` | {state} | {w['expires']} | "
                          f"{len(w.get('matched', []))} |")  # fmt: skip
     return lines
 

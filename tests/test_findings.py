@@ -183,6 +183,23 @@ def test_a_stale_waiver_fails_the_run_when_waivers_are_strict(tmp_path):
         strict.run_dir / "summary.md").read_text()
 
 
+def test_a_waiver_that_speaks_to_no_check_of_the_run_says_so(tmp_path):
+    # given waivers for a check that does not exist and one written as a path, not a finding
+    typo = {"finding": "basic/test_heartbeat_rat: failed", "reason": "typo",
+            "expires": "2099-01-01"}
+    path = {**typo, "finding": "suites/basic/"}
+    check = "suites/basic/test_heartbeat.py::test_heartbeat_rate"
+    run = _run(tmp_path, "typos", [], check, waivers=[typo, path])
+    # then the run passes, and each is reported as speaking to no check, in the terminal, in
+    # results.json and in summary.md
+    assert run.code == 0, run.output[-3000:]
+    assert all(w["state"] == "unchecked" and w["no_check"] for w in run.results["waivers"])
+    assert "waiver 'suites/basic/' speaks to no check of this run" in run.output
+    summary = (run.run_dir / "summary.md").read_text()
+    row = "| `basic/test_heartbeat_rat: failed` | unchecked (speaks to no check of this run) |"
+    assert row in summary
+
+
 def test_the_key_in_the_vehicles_own_log_is_a_vehicle_finding(tmp_path):
     # given a vehicle that writes its key into its own log when it arms (as ArduPilot does)
     run = _run(tmp_path, "key-in-log", ["key_in_log"], SECRECY)
