@@ -35,6 +35,13 @@ class Timed(NamedTuple):
     msg: Message
 
 
+class _Task:
+    """A periodic task of a link (see Link.every)."""
+
+    def __init__(self, interval_s: float, run: Callable[[], None]) -> None:
+        self.interval_s, self.run, self.next_t = interval_s, run, 0.0
+
+
 class Subscription:
     def __init__(self, types: frozenset[str] | None) -> None:
         self.types = types
@@ -77,13 +84,20 @@ class Link:
         tlog: Path | None = None,
         liveness: Callable[[], str | None] | None = None,
         baud: int = 115200,
+        clock: VehicleClock | None = None,
+        heartbeat_type: int = mavlink.MAV_TYPE_GCS,
     ) -> None:
+        """`clock`: another link's vehicle clock, for a second channel to the same vehicle
+        (one that may carry no time_boot_ms of its own): this link reads it, never feeds it.
+        `heartbeat_type`: what our HEARTBEAT says we are (a ground station by default)."""
         self.url = url
         self.vehicle_sysid = vehicle_sysid
         self.vehicle_compid = vehicle_compid  # the autopilot: its clock and state are the vehicle's
         self.silence_s = silence_s
         self.liveness = liveness
-        self.clock = VehicleClock()
+        self._feeds_clock = clock is None
+        self.clock = VehicleClock() if clock is None else clock
+        self.heartbeat_type = heartbeat_type
         self.stats = LinkStats()
         self.tlog = TlogWriter(tlog) if tlog else None
         self.gcs_heartbeats = True  # checks switch it off to simulate a lost ground station
@@ -96,6 +110,8 @@ class Link:
         self._send_lock = threading.Lock()
         self._stop = threading.Event()
         self._next_heartbeat = 0.0
+        self._tasks: tuple[_Task, ...] = ()  # run from the receive loop, in vehicle time
+        self.task_error: str | None = None  # the first exception a periodic task raised
         self.opened_wall = time.monotonic()
         self.statustexts: deque[Timed] = deque(maxlen=50)  # for messages that explain a refusal
         try:
@@ -133,9 +149,21 @@ class Link:
         self.last_heartbeat_t = self.clock.now()
         self.send(
             self.mav.heartbeat_encode(
-                mavlink.MAV_TYPE_GCS, mavlink.MAV_AUTOPILOT_INVALID, 0, 0, mavlink.MAV_STATE_ACTIVE
+                self.heartbeat_type, mavlink.MAV_AUTOPILOT_INVALID, 0, 0, mavlink.MAV_STATE_ACTIVE
             )
         )
+
+    def every(self, interval_s: float, task: Callable[[], None]) -> Callable[[], None]:
+        """Run `task` every `interval_s` vehicle seconds (the first time at once), from this
+        link's receive loop, so it keeps pace with the vehicle like our heartbeat does; e.g. a
+        component the harness plays on another channel. Returns a function that stops it."""
+        entry = _Task(interval_s, task)
+        self._tasks = (*self._tasks, entry)
+
+        def cancel() -> None:
+            self._tasks = tuple(t for t in self._tasks if t is not entry)
+
+        return cancel
 
     # -- receiving -----------------------------------------------------------------------------
     def _receive_loop(self) -> None:
@@ -186,7 +214,7 @@ class Link:
                 and hdr.srcComponent == autopilot
             ):
                 time_boot_ms = msg.time_boot_ms  # the chunk's newest sample speaks for it
-        if time_boot_ms is not None:
+        if time_boot_ms is not None and self._feeds_clock:
             clock.observe(time_boot_ms)
         now = clock.now()
         subs, latest = self._subs, self._latest
@@ -205,6 +233,18 @@ class Link:
             # 1 Hz in vehicle time, as a ground station at that speedup would send them.
             self._next_heartbeat = now + 1.0
             self.send_heartbeat()
+        if self._tasks and clock.started:
+            self._run_tasks(now)
+
+    def _run_tasks(self, now: float) -> None:
+        for task in self._tasks:
+            if now < task.next_t:
+                continue
+            task.next_t = max(task.next_t + task.interval_s, now)  # never a burst to catch up
+            try:
+                task.run()
+            except Exception as exc:  # the receive loop must go on: kept for the check to say
+                self.task_error = self.task_error or f"{task.run!r}: {exc!r}"
 
     # -- reading state -------------------------------------------------------------------------
     def latest(self, mtype: str, compid: int | None = None) -> Timed | None:
