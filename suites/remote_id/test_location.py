@@ -5,8 +5,8 @@ link (GLOBAL_POSITION_INT, VFR_HUD: the vehicle's estimate stands in for the tru
 profile's tolerances, 95th percentile, and its fields keep their encodings; its status says
 GROUND on the ground and AIRBORNE in flight.
 
-Each LOCATION is compared with the vehicle's message that arrived nearest in vehicle time (the
-two channels share the vehicle clock)."""
+Each LOCATION is compared with the vehicle's own figures at the moment it arrived, interpolated
+between the vehicle's messages around it (the two channels share the vehicle clock)."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from suites.remote_id.flight import airborne, land, take_off
 from suites.remote_id.timing import (
     UNKNOWN_TIME,
     angle_diff_deg,
+    interpolate,
     nearest,
     p95,
     timestamp_age,
@@ -99,10 +100,10 @@ def test_location_matches_the_vehicle_in_flight(rid, settings, measure):
     errors: dict[str, list[tuple[float, float]]] = {
         "position": [], "altitude": [], "speed": [], "direction": []}
     for x in locations:
-        pos, hud = nearest(positions, x.t), nearest(huds, x.t)
-        if pos is None or hud is None or not airborne(pos.msg):
+        pos = nearest(positions, x.t)
+        if pos is None or not huds or not airborne(pos.msg):
             continue
-        _compare(x, pos.msg, hud.msg, s, errors)
+        _compare(x, positions, huds, s, errors)
     n = measure.at_least("LOCATION messages in flight", len(errors["position"]), "",
                          MIN_SAMPLES)
     if not n.ok:
@@ -132,17 +133,25 @@ def test_location_matches_the_vehicle_in_flight(rid, settings, measure):
     assert not failed, "; ".join(failed) + f" ({n.value:g} LOCATION in flight)"
 
 
-def _compare(x: Timed, pos: Any, hud: Any, s: dict, errors: dict) -> None:
+def _compare(x: Timed, positions: list[Timed], huds: list[Timed], s: dict,
+             errors: dict) -> None:
+    """The vehicle's own figures at the LOCATION's arrival (interpolated between its messages
+    around it), and how far the LOCATION is from each."""
     loc, t = x.msg, x.t
+    lat = interpolate(positions, t, lambda m: m.lat / 1e7)
+    lon = interpolate(positions, t, lambda m: m.lon / 1e7)
     if loc.latitude == 0 and loc.longitude == 0:
         errors["position"].append((t, math.inf))  # unknown in flight: as wrong as can be
     else:
-        errors["position"].append((t, ground_distance_m(
-            loc.latitude / 1e7, loc.longitude / 1e7, pos.lat / 1e7, pos.lon / 1e7)))
-    errors["altitude"].append((t, abs(loc.altitude_geodetic - pos.alt / 1000)))
+        errors["position"].append(
+            (t, ground_distance_m(loc.latitude / 1e7, loc.longitude / 1e7, lat, lon)))
+    alt = interpolate(positions, t, lambda m: m.alt / 1000)
+    errors["altitude"].append((t, abs(loc.altitude_geodetic - alt)))
+    speed = interpolate(huds, t, lambda m: m.groundspeed)
     errors["speed"].append((t, math.inf if loc.speed_horizontal == UNKNOWN_HSPEED
-                            else abs(loc.speed_horizontal / 100 - hud.groundspeed)))
-    vn, ve = pos.vx / 100, pos.vy / 100
+                            else abs(loc.speed_horizontal / 100 - speed)))
+    vn = interpolate(positions, t, lambda m: m.vx / 100)
+    ve = interpolate(positions, t, lambda m: m.vy / 100)
     if math.hypot(vn, ve) >= s["min_speed_m_s"]:
         course = math.degrees(math.atan2(ve, vn)) % 360
         errors["direction"].append((t, 180.0 if loc.direction == UNKNOWN_DIRECTION

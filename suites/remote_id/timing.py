@@ -7,7 +7,8 @@ from __future__ import annotations
 import bisect
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from drivers.link import Timed
 
@@ -35,6 +36,21 @@ def nearest(stream: Sequence[Timed], t: float) -> Timed | None:
     i = bisect.bisect_left([x.t for x in stream], t)
     around = stream[max(0, i - 1): i + 1]
     return min(around, key=lambda x: abs(x.t - t))
+
+
+def interpolate(stream: Sequence[Timed], t: float, value: Callable[[Any], float]) -> float:
+    """`value` of the vehicle's messages at vehicle time t, linear between the two arrivals
+    around it (the nearest one's beyond either end): a 5 Hz figure compared with another
+    message's moment would otherwise be up to 0.1 s off."""
+    times = [x.t for x in stream]
+    i = bisect.bisect_left(times, t)
+    if i == 0 or i == len(stream):
+        return value(stream[min(i, len(stream) - 1)].msg)
+    a, b = stream[i - 1], stream[i]
+    va, vb = value(a.msg), value(b.msg)
+    if b.t <= a.t:
+        return vb
+    return va + (vb - va) * (t - a.t) / (b.t - a.t)
 
 
 def utc_at(system_times: Sequence[Timed], t: float) -> float | None:
