@@ -65,7 +65,7 @@ FAULTS: dict[str, str] = {
     "remote_id_arm_status_wrong_channel": "the pre-arm check listens for ARM_STATUS on channel "
     "0, not on the transponder's DID_MAVPORT: a healthy transponder is never heard",
     "remote_id_loss_reported_late": "a lost transponder (no ARM_STATUS) is warned about after "
-    "12 s, not 4 s (the LOCATION status still turns at 4 s)",
+    "9 s, not 4 s (the LOCATION status still turns at 4 s)",
     "remote_id_loss_status_unchanged": "a lost transponder is warned about, but LOCATION status "
     "stays GROUND/AIRBORNE (never REMOTE_ID_SYSTEM_FAILURE), as ArduPilot does",
     "radio_status_missing": "the radio sends no RADIO_STATUS at all (its loss model still acts)",
