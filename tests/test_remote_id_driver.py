@@ -1,6 +1,7 @@
 """The harness's Open Drone ID parts (drivers/remote_id.py) and what they stand on: periodic
 tasks of a link in vehicle time (Link.every), a second channel reading the first one's vehicle
-clock, the transponder's beats, and vehicles booted with parameters (vehicle.params)."""
+clock, the transponder's beats, vehicles booted with parameters (vehicle.params), and the suite
+skipping on a vehicle without Open Drone ID."""
 
 import itertools
 import time
@@ -15,6 +16,7 @@ from drivers.mavlink import mavlink
 from drivers.remote_id import TRANSPONDER, Transponder
 from drivers.sim_driver import SimDriver
 from tests.fake_peer import FakePeer
+from tests.run_pytest import run_pytest, write_profile
 from tests.test_link import feed_clock, until
 
 M = mavlink
@@ -110,3 +112,17 @@ def test_vehicle_params_boot_the_sim_and_ardupilot_sitl(tmp_path):
     with pytest.raises(ValueError, match=r"vehicle\.params: driver 'endpoint' cannot boot"):
         make_driver({"driver": "endpoint", "connect": "tcp:127.0.0.1:1",
                      "params": {"DID_ENABLE": 1}}, tmp_path)
+
+
+def test_remote_id_checks_skip_on_a_vehicle_without_open_drone_id(tmp_path):
+    # given the default simulator vehicle (DID_ENABLE=0, as ArduPilot ships) and the suite on
+    profile = write_profile(tmp_path / "no-odid.yaml", "name: no Open Drone ID\n"
+                            "suites:\n  remote_id: {}\n")  # fmt: skip
+    # when the Remote ID suite runs, then every check skips and says why
+    run = run_pytest("suites/remote_id", "--profile", str(profile),
+                     report_dir=tmp_path / "reports")  # fmt: skip
+    checks = run.results["checks"]
+    assert len(checks) == 11, run.output[-2000:]
+    assert {c["outcome"] for c in checks} == {"skipped"}, run.output[-2000:]
+    assert all("Open Drone ID is off on this vehicle (DID_ENABLE=0)" in c["message"]
+               for c in checks), [c["message"] for c in checks][:2]
