@@ -29,6 +29,13 @@ FAULTS: dict[str, str] = {
     "gcs_failsafe_any_heartbeat": "any GCS's heartbeat holds the GCS failsafe off, not only "
     "SYSID_MYGCS's",
     "fence_ignored": "geofence breaches are not acted on (no mode change, no breach report)",
+    "fence_late": "a fence breach is acted on 3 s late (the vehicle flies on meanwhile)",
+    "fence_wrong_action": "a fence breach always makes the vehicle LAND, whatever FENCE_ACTION "
+    "says",
+    "fence_status_not_reported": "a fence breach is acted on and announced, but FENCE_STATUS "
+    "keeps saying breach_status 0",
+    "fence_points_float32": "uploaded fence points are stored as float32 degrees (read back up "
+    "to ~1 m off)",
     "accepts_unsigned": "with a signing key set, unsigned frames are still accepted on every link",
     "accepts_unsigned_param_set": "with a key set, an unsigned PARAM_SET is still accepted on "
     "every link (every other unsigned message is refused)",
