@@ -92,8 +92,11 @@ def fly_through(vehicle: Vehicle, settings: dict[str, Any], kind: str,
     mission.upload(vehicle, flight_plan(start.lat / 1e7, start.lon / 1e7, target[:2],
                                         target[2], f["speed_m_s"]))  # fmt: skip
     alt_max = s["ceiling_m"] if kind == "alt_max" else None
-    for name, value in flavour.fence_params(vehicle.autopilot, kind, s["action"],
-                                            alt_max).items():  # fmt: skip
+    try:
+        params = flavour.fence_params(vehicle.autopilot, kind, s["action"], alt_max)
+    except NotImplementedError as exc:
+        pytest.skip(f"{exc}: the harness cannot configure this vehicle's fence")
+    for name, value in params.items():
         vehicle.set_param(name, value)
     vehicle.request_stream("FENCE_STATUS", 2)
     vehicle.wait_armable(f["ready_timeout_s"])

@@ -32,9 +32,11 @@ PROOFS = {
         (FENCE,),
         ("fence_late", "fence_status_not_reported"),
         {
-            POLYGON: ("fence action after the breach = 3", "OUTSIDE <= 2 s",
+            POLYGON: (("fence action after the breach = 3", "fence action after the breach = 2.9"),
+                      "OUTSIDE <= 2 s",
                       "no FENCE_STATUS breach_status 1 after the breach"),
-            CEILING: ("fence action after the breach = 3", "OUTSIDE <= 2 s",
+            CEILING: (("fence action after the breach = 3", "fence action after the breach = 2.9"),
+                      "OUTSIDE <= 2 s",
                       "no FENCE_STATUS breach_status 1 after the breach"),
         },
         base=BASE,
