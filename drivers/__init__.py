@@ -36,6 +36,8 @@ DRIVERS = {
     "endpoint": "drivers.vehicles.endpoint:EndpointDriver",
 }
 
+BOOT_PARAMS = ("sim", "ardupilot-sitl")  # drivers that boot a vehicle with vehicle.params
+
 
 def make_driver(vehicle: dict[str, Any], log_dir: Path) -> Any:
     """The driver a profile's `vehicle:` section names."""
@@ -44,6 +46,11 @@ def make_driver(vehicle: dict[str, Any], log_dir: Path) -> Any:
         raise ValueError(
             f"vehicle.driver {kind!r} is not available in this version of skyproof "
             f"(known: {', '.join(DRIVERS)})"
+        )
+    if vehicle.get("params") and kind not in BOOT_PARAMS:
+        raise ValueError(
+            f"vehicle.params: driver {kind!r} cannot boot the vehicle with parameters (only "
+            f"{', '.join(BOOT_PARAMS)} can); set them on the vehicle and remove vehicle.params"
         )
     module, _, cls = DRIVERS[kind].partition(":")
     return getattr(importlib.import_module(module), cls)(vehicle, log_dir)

@@ -79,6 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--list-faults", action="store_true", help="list faults and exit")
     p.add_argument("--state-dir", type=Path, default=None,
                    help="directory where parameters, missions and the signing key persist")
+    p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                   help="boot with this parameter value (e.g. DID_ENABLE=1, read only at boot)")
     p.add_argument("--radio", default=None, metavar="CHANNEL[,CHANNEL...]|all",
                    help="put a simulated SiK radio (RADIO_STATUS, range, loss) on these links")
     return p
@@ -98,6 +100,28 @@ def _radio(text: str | None, n_links: int) -> tuple[int, ...]:
     if bad:
         raise ValueError(f"--radio: no link {bad[0]} (links are 0..{n_links - 1})")
     return chans
+
+
+def _params(given: list[str]) -> dict[str, float]:
+    """--param NAME=VALUE ... (ValueError with a one-line reason when bad)."""
+    from sim.params import DEFS, coerce
+
+    out: dict[str, float] = {}
+    for text in given:
+        name, sep, value = text.partition("=")
+        if not sep:
+            raise ValueError(f"--param: expected NAME=VALUE, got {text!r}")
+        if name not in DEFS:
+            raise ValueError(f"--param: no parameter {name!r} (see the simulator's README)")
+        try:
+            stored = coerce(DEFS[name], float(value))
+        except ValueError:
+            stored = None
+        if stored is None:
+            d = DEFS[name]
+            raise ValueError(f"--param: {name}={value} is not a valid value ({d.lo:g}..{d.hi:g})")
+        out[name] = stored
+    return out
 
 
 def _say(line: str) -> None:
@@ -136,10 +160,11 @@ def main(argv: list[str] | None = None) -> int:
     links: list[LinkSpec] = getattr(args, "links", None) or [parse_spec(DEFAULT_LISTEN, False)]
     try:
         radio = _radio(args.radio, len(links))
+        params = _params(args.param)
     except ValueError as exc:
         parser.error(str(exc))  # exits 2, argparse-style
     cfg = Config(links=links, speedup=args.speedup, seed=args.seed, sysid=args.sysid,
-                 faults=args.fault, state_dir=args.state_dir, radio=radio)
+                 faults=args.fault, state_dir=args.state_dir, radio=radio, params=params)
     if args.home is not None:
         cfg.home = args.home
     sim = Sim(cfg)

@@ -46,6 +46,7 @@ class Config:
     faults: list[str] = field(default_factory=list)
     state_dir: Path | None = None
     radio: tuple[int, ...] = ()  # channels with a simulated SiK radio in the path
+    params: dict[str, float] = field(default_factory=dict)  # boot values (--param)
 
 
 class Sim:
@@ -58,6 +59,8 @@ class Sim:
         state_file = cfg.state_dir / "params.json" if cfg.state_dir else None
         self.params = ParamStore(state_file)
         self.missions = MissionStore(cfg.state_dir / "missions.json" if cfg.state_dir else None)
+        for name, value in cfg.params.items():
+            self.params.set(name, value)  # before anything reads them at boot
         if cfg.sysid is not None:
             self.params.set("SYSID_THISMAV", cfg.sysid)
         self.sysid = self.params.get_int("SYSID_THISMAV")
@@ -100,7 +103,7 @@ class Sim:
         }
         self.params.listeners.append(self._on_param)
         # Add-ons with attach(link) / tick() / reboot(): signing first (it signs what the
-        # others send), then Remote ID (component 236), then the radio in the link path.
+        # others send), then Remote ID (to its transponder), then the radio in the link path.
         self.signing = Signing(self)
         self.remote_id = RemoteId(self)
         self.radio = Radio(self, cfg.radio)

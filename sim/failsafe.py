@@ -36,6 +36,7 @@ BATT_ACTIONS = {1: modes.LAND, 2: modes.RTL}
 FENCE_ACTIONS = {1: modes.RTL, 2: modes.LAND, 3: modes.RTL, 4: modes.BRAKE, 5: modes.RTL}
 GPS_ACTIONS = {1: modes.LAND, 2: modes.ALT_HOLD}
 GPS_LOSS_S = 1.0  # the EKF rides out shorter outages
+FENCE_LATE_S = 3.0  # fault fence_late: the action waits this long after the breach
 
 
 class Failsafes:
@@ -171,6 +172,11 @@ class Failsafes:
         elif v.mode in modes.NEEDS_POSITION or mode == modes.LAND:
             self._action(mode, "GPS lost")
 
+    def _late_fence_action(self, mode: int, name: str) -> None:
+        v = self.sim.vehicle
+        if "fence" in v.failsafe and v.armed and not v.landed:  # still out: act, late
+            self._action(mode, f"Fence {name}")
+
     def _fence(self) -> None:
         sim, v = self.sim, self.sim.vehicle
         if not sim.params.get_int("FENCE_ENABLE") or sim.faults.on("fence_ignored"):
@@ -194,5 +200,9 @@ class Failsafes:
             return  # stops arming (prearm) but there is nothing to fly
         v.text(SEV_CRITICAL, f"Fence Breach: {name}")
         mode = FENCE_ACTIONS.get(sim.params.get_int("FENCE_ACTION"))
-        if mode is not None:
+        if mode is not None and sim.faults.on("fence_wrong_action"):
+            mode = modes.LAND  # known-bad: lands where it is, whatever FENCE_ACTION says
+        if mode is not None and sim.faults.on("fence_late"):
+            sim.later(FENCE_LATE_S, lambda: self._late_fence_action(mode, name))
+        elif mode is not None:
             self._action(mode, f"Fence {name}")

@@ -29,6 +29,13 @@ FAULTS: dict[str, str] = {
     "gcs_failsafe_any_heartbeat": "any GCS's heartbeat holds the GCS failsafe off, not only "
     "SYSID_MYGCS's",
     "fence_ignored": "geofence breaches are not acted on (no mode change, no breach report)",
+    "fence_late": "a fence breach is acted on 3 s late (the vehicle flies on meanwhile)",
+    "fence_wrong_action": "a fence breach always makes the vehicle LAND, whatever FENCE_ACTION "
+    "says",
+    "fence_status_not_reported": "a fence breach is acted on and announced, but FENCE_STATUS "
+    "keeps saying breach_status 0",
+    "fence_points_float32": "uploaded fence points are stored as float32 degrees (read back up "
+    "to ~1 m off)",
     "accepts_unsigned": "with a signing key set, unsigned frames are still accepted on every link",
     "accepts_unsigned_param_set": "with a key set, an unsigned PARAM_SET is still accepted on "
     "every link (every other unsigned message is refused)",
@@ -44,9 +51,30 @@ FAULTS: dict[str, str] = {
     "signing_lockout": "pymavlink's flaw: a badly signed frame still moves its stream's timestamp",
     "signing_streams_unbounded": "no limit on signing streams (a 17th new stream is accepted)",
     "param_range_unchecked": "PARAM_SET stores any finite value, out of range or not (no clamp)",
-    "remote_id_silent": "no Remote ID at all (no ODID heartbeat or messages); arming still allowed",
-    "remote_id_stale": "ODID LOCATION repeats the first fix forever (position and timestamp stale)",
-    "remote_id_wrong_position": "ODID LOCATION is offset ~500 m north-east of the true position",
+    "remote_id_silent": "the autopilot sends its Remote ID transponder nothing (no "
+    "OPEN_DRONE_ID_* on DID_MAVPORT); its arming gate and warnings still work",
+    "remote_id_stale": "OPEN_DRONE_ID_LOCATION repeats the first fix forever (position and "
+    "timestamp stale, status live)",
+    "remote_id_wrong_position": "OPEN_DRONE_ID_LOCATION is ~500 m north-east of the position",
+    "remote_id_position_50m": "OPEN_DRONE_ID_LOCATION is 50 m north of the position the "
+    "autopilot reports (altitude, speed, direction right)",
+    "remote_id_location_0_5hz": "OPEN_DRONE_ID_LOCATION every 2 s (0.5 Hz), not every second",
+    "remote_id_self_id_slow": "OPEN_DRONE_ID_SELF_ID only every other turn (every 4 s); "
+    "BASIC_ID, SYSTEM and OPERATOR_ID on time",
+    "remote_id_timestamp_gps_time": "the LOCATION timestamp is GPS time, not UTC: 18 s ahead "
+    "(the leap seconds not taken off)",
+    "remote_id_status_stuck_airborne": "once the vehicle has flown, LOCATION status stays "
+    "AIRBORNE on the ground",
+    "remote_id_operator_location_dropped": "SYSTEM / SYSTEM_UPDATE reach the transponder with "
+    "operator latitude and longitude 0 (the ground station's location dropped)",
+    "remote_id_arming_ignores_transponder": "with DID_OPTIONS enforcing it, the Remote ID "
+    "pre-arm check ignores the transponder: failing or silent, it does not stop arming",
+    "remote_id_arm_status_wrong_channel": "the pre-arm check listens for ARM_STATUS on channel "
+    "0, not on the transponder's DID_MAVPORT: a healthy transponder is never heard",
+    "remote_id_loss_reported_late": "a lost transponder (no ARM_STATUS) is warned about after "
+    "9 s, not 4 s (the LOCATION status still turns at 4 s)",
+    "remote_id_loss_status_unchanged": "a lost transponder is warned about, but LOCATION status "
+    "stays GROUND/AIRBORNE (never REMOTE_ID_SYSTEM_FAILURE), as ArduPilot does",
     "radio_status_missing": "the radio sends no RADIO_STATUS at all (its loss model still acts)",
     "radio_status_frozen": "RADIO_STATUS repeats its first report (counters stop, rssi fixed)",
     "radio_status_slow": "RADIO_STATUS every 1.6 s (0.63 Hz) instead of every second",

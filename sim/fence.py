@@ -3,7 +3,9 @@ circles uploaded as mission_type FENCE (bit 4). Pure geometry; failsafe.py acts 
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import struct
 from dataclasses import dataclass, field
 
 from sim.geo import ne_of
@@ -105,6 +107,14 @@ def zones_from_items(items: list[Item], lat0: float, lon0: float) -> Zones | Non
             (zones.inclusion_polygons if inc else zones.exclusion_polygons).append(poly)
             i += count
     return zones
+
+
+def as_float32(item: Item) -> Item:
+    """Fault fence_points_float32: a point kept as float32 degrees (about 1 m off here)."""
+    def f32(deg_e7: int) -> int:
+        return round(struct.unpack("f", struct.pack("f", deg_e7 / 1e7))[0] * 1e7)
+
+    return dataclasses.replace(item, x=f32(item.x), y=f32(item.y))
 
 
 def check_list(items: list[Item]) -> int:

@@ -199,6 +199,8 @@ def fence_status(sim: Sim) -> MAVLinkMessage | None:
         return None
     fs = sim.failsafe
     breached = 1 if fs.fence_breach != mavlink.FENCE_BREACH_NONE else 0
+    if sim.faults.on("fence_status_not_reported"):
+        breached = 0  # known-bad: the breach is acted on but FENCE_STATUS never says so
     return mavlink.MAVLink_fence_status_message(
         breached, fs.fence_breach_count & 0xFFFF, fs.fence_breach, fs.fence_breach_time,
         # A mode change is no velocity limit: the closest honest value is UNKNOWN.

@@ -144,6 +144,9 @@ class MissionProtocol:
         if up.mission_type == M.MAV_MISSION_TYPE_FENCE:
             result = fence.check_list(up.items)
         if result == M.MAV_MISSION_ACCEPTED:
+            if (up.mission_type == M.MAV_MISSION_TYPE_FENCE
+                    and self.sim.faults.on("fence_points_float32")):
+                up.items = [fence.as_float32(it) for it in up.items]
             self.store.replace(up.mission_type, up.items)
         self.finished = (link, up.peer, up.count, up.mission_type, result)
         self._ack(link, up.peer, result, up.mission_type)

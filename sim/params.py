@@ -88,9 +88,11 @@ _DEFS += [
     _p("SIM_RADIO_GAIN", REAL32, 4, -30, 40),  # both antennas together, dBi
     _p("SIM_RADIO_SENS", REAL32, -110, -140, -20),  # receiver sensitivity, dBm
     _p("SIM_RADIO_FADE", REAL32, 2, 0, 20),  # fading, dB standard deviation
-    _p("SIM_RID_ENABLE", INT8, 1, 0, 1),
-    _p("SIM_RID_LOC_HZ", REAL32, 1, 0.2, 10),  # OPEN_DRONE_ID_LOCATION rate
-    _p("SIM_RID_STATIC_S", REAL32, 3, 0.5, 30),  # period of the other ODID messages
+    # ArduPilot's names: Open Drone ID on (read at boot), the transponder's channel (read at
+    # boot; -1 none), options (bit 0: no arming without a healthy transponder)
+    _p("DID_ENABLE", INT8, 0, 0, 1),
+    _p("DID_MAVPORT", INT8, -1, -1, 9),
+    _p("DID_OPTIONS", INT16, 0, 0, 7),
 ]
 
 # MAVLink's param_id holds 16 characters: a longer name could never be read or set.

@@ -129,7 +129,7 @@ def test_rssi_falls_with_distance(sim):
     p.wait("GPS_RAW_INT", lambda m: m.fix_type >= 3)
     p.conn.mav.command_long_send(1, 1, M.MAV_CMD_DO_SET_MODE, 0, 1, 4, 0, 0, 0, 0, 0)
     p.wait("HEARTBEAT", lambda m: m.get_srcComponent() == 1 and m.custom_mode == 4)
-    deadline = time.monotonic() + WALL_LIMIT_S  # Remote ID's self-test may still be running
+    deadline = time.monotonic() + WALL_LIMIT_S  # the EKF may not be ready to arm yet
     while time.monotonic() < deadline:
         p.conn.mav.command_long_send(1, 1, M.MAV_CMD_COMPONENT_ARM_DISARM, 0, 1, 0, 0, 0, 0, 0,
                                      0)

@@ -300,7 +300,7 @@ def test_setup_signing_is_refused_while_armed(sim):
     g.wait("GPS_RAW_INT", lambda m: m.fix_type >= 3)
     g.conn.mav.command_long_send(1, 1, M.MAV_CMD_DO_SET_MODE, 0, 1, 4, 0, 0, 0, 0, 0)
     g.wait("HEARTBEAT", lambda m: m.get_srcComponent() == 1 and m.custom_mode == 4)
-    deadline = time.monotonic() + WALL_LIMIT_S  # the Remote ID self-test may still run
+    deadline = time.monotonic() + WALL_LIMIT_S  # the EKF may not be ready to arm yet
     while time.monotonic() < deadline:
         g.conn.mav.command_long_send(1, 1, M.MAV_CMD_COMPONENT_ARM_DISARM, 0, 1, 0, 0, 0, 0,
                                      0, 0)

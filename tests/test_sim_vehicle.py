@@ -38,7 +38,7 @@ class SimUnderTest:
         while (left := deadline - time.monotonic()) > 0:
             msg = self.conn.recv_match(blocking=True, timeout=min(left, 0.5))
             if msg is None or msg.get_srcComponent() != 1:
-                continue  # the autopilot only (Remote ID, component 236, has its own HEARTBEAT)
+                continue  # the autopilot only (other components send their own HEARTBEAT)
             if msg.get_type() == "STATUSTEXT":
                 self.texts.append(msg.text)
             if msg.get_type() in wanted and cond(msg):

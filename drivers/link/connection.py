@@ -37,6 +37,13 @@ class Timed(NamedTuple):
     msg: Message
 
 
+class _Task:
+    """A periodic task of a link (see Link.every)."""
+
+    def __init__(self, interval_s: float, run: Callable[[], None]) -> None:
+        self.interval_s, self.run, self.next_t = interval_s, run, 0.0
+
+
 class Subscription:
     def __init__(self, types: frozenset[str] | None) -> None:
         self.types = types
@@ -99,14 +106,21 @@ class Link:
         liveness: Callable[[], str | None] | None = None,
         baud: int = 115200,
         peer: str | None = None,
+        clock: VehicleClock | None = None,
+        heartbeat_type: int = mavlink.MAV_TYPE_GCS,
     ) -> None:
+        """`clock`: another link's vehicle clock, for a second channel to the same vehicle
+        (one that may carry no time_boot_ms of its own): this link reads it, never feeds it.
+        `heartbeat_type`: what our HEARTBEAT says we are (a ground station by default)."""
         self.url = url
         self.peer = peer or url  # what messages call the other end (the vehicle, behind a proxy)
         self.vehicle_sysid = vehicle_sysid
         self.vehicle_compid = vehicle_compid  # the autopilot: its clock and state are the vehicle's
         self.silence_s = silence_s
         self.liveness = liveness
-        self.clock = VehicleClock()
+        self._feeds_clock = clock is None
+        self.clock = VehicleClock() if clock is None else clock
+        self.heartbeat_type = heartbeat_type
         self.stats = LinkStats()
         self.tlog = TlogWriter(tlog) if tlog else None
         self.gcs_heartbeats = True  # checks switch it off to simulate a lost ground station
@@ -119,6 +133,8 @@ class Link:
         self._send_lock = threading.Lock()
         self._stop = threading.Event()
         self._next_heartbeat = 0.0
+        self._tasks: tuple[_Task, ...] = ()  # run from the receive loop, in vehicle time
+        self.task_error: str | None = None  # the first exception a periodic task raised
         self.opened_wall = time.monotonic()
         self.statustexts: deque[Timed] = deque(maxlen=50)  # for messages that explain a refusal
         try:
@@ -163,9 +179,21 @@ class Link:
         self.last_heartbeat_t = self.clock.now()
         self.send(
             self.mav.heartbeat_encode(
-                mavlink.MAV_TYPE_GCS, mavlink.MAV_AUTOPILOT_INVALID, 0, 0, mavlink.MAV_STATE_ACTIVE
+                self.heartbeat_type, mavlink.MAV_AUTOPILOT_INVALID, 0, 0, mavlink.MAV_STATE_ACTIVE
             )
         )
+
+    def every(self, interval_s: float, task: Callable[[], None]) -> Callable[[], None]:
+        """Run `task` every `interval_s` vehicle seconds (the first time at once), from this
+        link's receive loop, so it keeps pace with the vehicle like our heartbeat does; e.g. a
+        component the harness plays on another channel. Returns a function that stops it."""
+        entry = _Task(interval_s, task)
+        self._tasks = (*self._tasks, entry)
+
+        def cancel() -> None:
+            self._tasks = tuple(t for t in self._tasks if t is not entry)
+
+        return cancel
 
     # -- receiving -----------------------------------------------------------------------------
     def _receive_loop(self) -> None:
@@ -200,7 +228,7 @@ class Link:
         if self.vehicle_sysid is None:
             self._find_vehicle(msgs)
         vehicle, autopilot = self.vehicle_sysid, self.vehicle_compid
-        for msg in reversed(msgs):  # the newest time sample is near the end
+        for msg in reversed(msgs) if self._feeds_clock else ():  # the newest is near the end
             if msg._type in TIME_BOOT_TYPES:
                 hdr = msg._header
                 if hdr.srcSystem == vehicle and hdr.srcComponent == autopilot:
@@ -228,6 +256,18 @@ class Link:
             # 1 Hz in vehicle time, as a ground station at that speedup would send them.
             self._next_heartbeat = now + 1.0
             self.send_heartbeat()
+        if self._tasks and clock.started:
+            self._run_tasks(now)
+
+    def _run_tasks(self, now: float) -> None:
+        for task in self._tasks:
+            if now < task.next_t:
+                continue
+            task.next_t = max(task.next_t + task.interval_s, now)  # never a burst to catch up
+            try:
+                task.run()
+            except Exception as exc:  # the receive loop must go on: kept for the check to say
+                self.task_error = self.task_error or f"{task.run!r}: {exc!r}"
 
     def _find_vehicle(self, msgs: list[Message]) -> None:
         """The vehicle is the sender of the first autopilot HEARTBEAT, if no sysid was given."""

@@ -26,6 +26,25 @@ def gcs_failsafe_params(autopilot: int, action: str, timeout_s: float) -> dict[s
     raise NotImplementedError(f"GCS failsafe parameters of autopilot {autopilot} are not known")
 
 
+# ArduPilot FENCE_TYPE bits and FENCE_ACTION values (Copter parameter documentation): 1 = RTL
+# (or LAND if RTL cannot start), 2 = always LAND.
+_AP_FENCE_TYPES = {"alt_max": 1, "circle": 2, "polygon": 4}
+_AP_FENCE_ACTIONS = {"RTL": 1, "LAND": 2}
+
+
+def fence_params(autopilot: int, kind: str, action: str, alt_max_m: float | None = None
+                 ) -> dict[str, float]:  # fmt: skip
+    """Parameters that enable a fence of `kind` (alt_max, circle, polygon: the uploaded
+    fence) with `action` on a breach."""
+    if autopilot == mavlink.MAV_AUTOPILOT_ARDUPILOTMEGA:
+        params = {"FENCE_ENABLE": 1.0, "FENCE_TYPE": float(_AP_FENCE_TYPES[kind]),
+                  "FENCE_ACTION": float(_AP_FENCE_ACTIONS[action])}  # fmt: skip
+        if alt_max_m is not None:
+            params["FENCE_ALT_MAX"] = alt_max_m
+        return params
+    raise NotImplementedError(f"fence parameters of autopilot {autopilot} are not known")
+
+
 # PX4 packs its mode into custom_mode as main_mode << 16 | sub_mode << 24 (px4_custom_mode.h).
 # The suites speak ArduPilot Copter's mode names; these are PX4's nearest equivalents.
 _PX4_MODES = {

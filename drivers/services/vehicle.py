@@ -255,6 +255,25 @@ class Vehicle:
 
     def command(self, cmd: int, *args: float, ack_timeout_s: float = 1.0, retries: int = 3) -> int:
         """Send COMMAND_LONG until a final COMMAND_ACK comes back; return its MAV_RESULT."""
+        return self._until_acked(
+            cmd, lambda attempt: self._send_command(cmd, *args, confirmation=attempt),
+            ack_timeout_s, retries,
+        )  # fmt: skip
+
+    def command_int(
+        self, cmd: int, frame: int, params: tuple[float, float, float, float], x: int, y: int,
+        z: float, *, ack_timeout_s: float = 1.0, retries: int = 3,
+    ) -> int:  # fmt: skip
+        """Send COMMAND_INT (positions as integers: lat/lon degE7 in x, y) until a final
+        COMMAND_ACK comes back; return its MAV_RESULT."""
+        msg = self.link.mav.command_int_encode(self.sysid, self.compid, frame, cmd, 0, 0,
+                                               *params, x, y, z)  # fmt: skip
+        return self._until_acked(cmd, lambda _attempt: self.link.send(msg), ack_timeout_s,
+                                 retries)  # fmt: skip
+
+    def _until_acked(
+        self, cmd: int, send: Callable[[int], None], ack_timeout_s: float, retries: int
+    ) -> int:
         gcs = self.link.mav.srcSystem
 
         def is_ack(m: Message) -> bool:
@@ -269,7 +288,7 @@ class Vehicle:
         # and none can slip through a gap between two attempts.
         with self.link.subscribe(["COMMAND_ACK"]) as sub:
             for attempt in range(retries):
-                self._send_command(cmd, *args, confirmation=attempt)
+                send(attempt)
                 deadline = self.link.clock.now() + ack_timeout_s
                 while self.link.clock.now() < deadline:
                     got = sub.get(self.link.poll_s(deadline))
@@ -362,12 +381,20 @@ class Vehicle:
         """Fly to lat/lon (degrees) at rel_alt_m above home: MAV_CMD_DO_REPOSITION (acknowledged,
         unlike SET_POSITION_TARGET_GLOBAL_INT; switches to GUIDED), then wait until within
         radius_m horizontally. speed_m_s -1: the vehicle's default. Returns the position."""
-        # COMMAND_LONG carries lat/lon as float32 (~0.2 m here); ArduPilot reads its altitude
-        # as relative to home, as this method means it. Yaw NaN: keep the vehicle's own.
-        self.command_ok(
-            mavlink.MAV_CMD_DO_REPOSITION, speed_m_s, mavlink.MAV_DO_REPOSITION_FLAGS_CHANGE_MODE,
-            0, math.nan, lat, lon, rel_alt_m,
+        # COMMAND_INT: ArduPilot takes DO_REPOSITION only so (as COMMAND_LONG it answers
+        # UNSUPPORTED), and lat/lon keep their 1e-7 degrees. Yaw NaN: keep the vehicle's own.
+        since = self.link.clock.now()
+        result = self.command_int(
+            mavlink.MAV_CMD_DO_REPOSITION, mavlink.MAV_FRAME_GLOBAL_RELATIVE_ALT_INT,
+            (speed_m_s, mavlink.MAV_DO_REPOSITION_FLAGS_CHANGE_MODE, 0, math.nan),
+            round(lat * 1e7), round(lon * 1e7), rel_alt_m,
         )  # fmt: skip
+        if result != mavlink.MAV_RESULT_ACCEPTED:
+            self.link.collect(["STATUSTEXT"], self.EXPLAIN_S)
+            said = "; ".join(self.recent_statustext(since)) or "no STATUSTEXT"
+            raise CommandRejected(f"MAV_CMD_DO_REPOSITION answered {result_name(result)} ({said})")
+        if speed_m_s > 0:  # ArduPilot Copter ignores DO_REPOSITION's speed: ask for it again
+            self.command_ok(mavlink.MAV_CMD_DO_CHANGE_SPEED, 1, speed_m_s, -1)
         return self.link.wait(
             f"position within {radius_m:g} m of {lat:.7f}, {lon:.7f}",
             ["GLOBAL_POSITION_INT"],

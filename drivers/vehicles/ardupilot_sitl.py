@@ -1,7 +1,8 @@
 """ArduPilot SITL (arducopter, arduplane, ...): the user's own binary, started for the harness.
 
     vehicle: {driver: ardupilot-sitl, speedup: 10, home: [lat, lon, alt, hdg],
-              defaults: copter.parm, model: "+", wipe: true, serial: {4: "sim:gps"}}
+              defaults: copter.parm, model: "+", wipe: true, serial: {4: "sim:gps"},
+              params: {DID_ENABLE: 1, DID_MAVPORT: 1}}   # params: one more defaults file
 
 The binary comes from `vehicle.binary` (the profile, or `--sitl-binary` which conftest puts
 there), else the environment variable SKYPROOF_ARDUPILOT_BINARY; defaults files from
@@ -141,6 +142,8 @@ class ArduPilotSitl(SitlProcessDriver):
             # "=": a southern/western home starts with "-"; ".10g" keeps centimetres
             argv.append("--home=" + ",".join(f"{v:.10g}" for v in cfg["home"]))
         defaults = resolve_defaults(cfg)
+        if cfg.get("params"):
+            defaults.append(self.params_file())  # last: the profile's values win
         if defaults:
             argv += ["--defaults", ",".join(map(str, defaults))]
         if cfg.get("wipe", True):
@@ -151,6 +154,15 @@ class ArduPilotSitl(SitlProcessDriver):
         for n, dev in sorted((cfg.get("serial") or {}).items(), key=lambda kv: int(kv[0])):
             argv += [f"--serial{int(n)}", str(dev)]
         return argv
+
+    def params_file(self) -> Path:
+        """The profile's vehicle.params as a defaults file (NAME VALUE per line) in the log
+        folder, for SITL to boot with after the other defaults files."""
+        path = self.log_dir / "vehicle-params.parm"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lines = [f"{name} {value:.10g}" for name, value in self.cfg["params"].items()]
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        return path
 
     def _launch(self, instance: int, log: Path) -> ManagedProcess:
         binary = resolve_binary(self.cfg)

@@ -51,6 +51,8 @@ class SimDriver:
             argv.append("--home=" + ",".join(f"{v:.10g}" for v in cfg["home"]))
         for fault in cfg.get("faults", []):
             argv += ["--fault", fault]
+        for name, value in (cfg.get("params") or {}).items():
+            argv += ["--param", f"{name}={value:.10g}"]  # boot values (e.g. DID_ENABLE)
         if cfg.get("radio") is not None:
             argv += ["--radio", "0"]  # a SiK radio pair in the harness's link (channel 0)
         return argv

@@ -21,7 +21,8 @@ from tests.run_pytest import ROOT
 
 DOC = ROOT / "docs" / "proof-matrix.md"
 HERE = Path(__file__).resolve().parent
-PROFILES = ("sim.yaml", "sim-strict.yaml")  # the default, and every channel required to sign
+# the default, every channel required to sign, and the standards suites (Remote ID, geofence)
+PROFILES = ("sim.yaml", "sim-strict.yaml", "gb42590.yaml")
 
 # Checks with no proof yet, each with why: the coverage test fails on any other unproven check
 # and on a check listed here that has become proven, so this list stays true.
@@ -35,10 +36,6 @@ UNPROVEN: dict[str, str] = {
 # Faults that no proof runs, each with why (the doc lists them; the coverage test fails on a
 # fault missing from both the proofs and this list, so a new fault states its place too).
 NO_CHECK: dict[str, str] = {
-    "fence_ignored": "no geofence check yet (the standards-suites issue brings it)",
-    "remote_id_silent": "no Remote ID check yet (the standards-suites issue brings it)",
-    "remote_id_stale": "no Remote ID check yet (the standards-suites issue brings it)",
-    "remote_id_wrong_position": "no Remote ID check yet (the standards-suites issue brings it)",
 }
 SUPERSEDED: dict[str, str] = {
     "radio_status_missing": "blatant; the rate check is proven by radio_status_slow",
