@@ -65,8 +65,9 @@ FAULTS: dict[str, str] = {
     "mission_ack_not_repeated": "a resent last item after a completed upload gets no MISSION_ACK",
     "failsafe_silent": "the GCS failsafe acts but sends no STATUSTEXT (nor 'Cleared')",
     "failsafe_locks_control": "after a GCS failsafe, GCS mode changes are FAILED until disarmed",
-    "param_service_stalls": "a burst of 200+ parameter reads in a vehicle second silences them "
-    "for 8 s (a check allows 5 s)",
+    "param_service_stalls": "parameter reads are answered from one queue shared by every "
+    "channel (20 deep, as ArduPilot's); an answer queued for a TCP channel whose peer has left "
+    "holds it up: no channel gets a parameter for 8 s (a check allows 5 s)",
     "acks_lost_under_flood": "no COMMAND_ACK while the other channels bring in over 100 frames "
     "per vehicle second (the command still acts)",
 }

@@ -168,7 +168,8 @@ PROOFS = {
         base=STRICT,
     ),
     # under a flood: ACKs lost while another channel floods; the parameter service silent 8 s
-    # after a burst of reads (the check allows 5 s); the failsafe 0.8 s late (the profile: 1 s)
+    # when the flooder leaves with answers to its reads still queued (the check allows 5 s);
+    # the failsafe 0.8 s late (the profile: 1 s)
     "flood": Proof(
         (FLOOD,),
         ("acks_lost_under_flood", "param_service_stalls", "gcs_failsafe_slightly_late"),
