@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sim import commands, dynamics, failsafe, fence, guided, messages
+from sim import commands, dynamics, failsafe, fence, guided, lenient_frames, messages
 from sim.auto import AutoMission
 from sim.clock import SimClock
 from sim.faults import Faults
@@ -171,12 +171,21 @@ class Sim:
             self.crash("a frame with a bad CRC")
         if self.faults.on("accepts_unknown_incompat") and "incompat_flags" in reason:
             # the known-bad parser: flags it does not know are ignored, the frame obeyed
-            try:
-                frame = link.new_parser().decode(bytearray(msg.data))
-            except Exception:
-                return
-            if link.rx_filter is None or link.rx_filter(frame):
-                self.on_message(link, frame)
+            self._obey(link, bytes(msg.data))
+        elif "CRC" in reason:
+            # the known-bad parsers of sim/lenient_frames.py: a repair it believes in
+            repaired = lenient_frames.believed(bytes(msg.data), self.faults.on)
+            if repaired is not None:
+                self._obey(link, repaired)
+
+    def _obey(self, link: Link, data: bytes) -> None:
+        """A frame the correct parser refused, decoded by pymavlink and handled as a good one."""
+        try:
+            frame = link.new_parser().decode(bytearray(data))
+        except Exception:
+            return
+        if link.rx_filter is None or link.rx_filter(frame):
+            self.on_message(link, frame)
 
     def crash(self, why: str) -> None:
         """The known-bad vehicle: one input takes the whole autopilot down at once."""

@@ -19,6 +19,15 @@ FAULTS: dict[str, str] = {
     "crash_on_nan_mode": "the process exits on DO_SET_MODE with a NaN custom mode (as ArduPilot)",
     "crash_on_nan_param_set": "the process exits on a PARAM_SET whose value is NaN",
     "accepts_unknown_incompat": "a frame with unknown incompat flags is obeyed, not dropped",
+    "crc_one_bit_off_accepted": "a frame whose CRC is one bit away from the right one is obeyed",
+    "flipped_bit_repaired": "a frame whose CRC fails is 'repaired' by flipping back the one "
+    "payload bit that makes the CRC fit, and obeyed",
+    "msg_id_repaired": "a frame whose CRC fits another message id one bit away is taken as that "
+    "message, and obeyed",
+    "length_byte_repaired": "a frame whose CRC fits at a shorter length than its length byte "
+    "says is taken at that length, and obeyed",
+    "cut_frame_zero_filled": "a frame cut short by the next frame's start is zero-filled and "
+    "obeyed without a CRC (it has none)",
     "no_gcs_failsafe": "GCS failsafe never fires, whatever FS_GCS_ENABLE says",
     "gcs_failsafe_late": "GCS failsafe fires FS_GCS_TIMEOUT + 5 s after the last GCS heartbeat",
     "gcs_failsafe_wrong_action": "GCS failsafe switches to LAND instead of the configured RTL",
