@@ -68,6 +68,7 @@ class Sim:
         # (sender, command) -> (params, result, vehicle time): answers retransmissions.
         self.cmd_history: dict[tuple[tuple[int, int], int], tuple[tuple[float, ...], int, float]]
         self.cmd_history = {}
+        self.resends = commands.ResendCount()  # fault resends_mute_acks
         self.param_proto = ParamProtocol(self)
         self.failsafe = failsafe.Failsafes(self)
         self.auto = AutoMission(self)
@@ -248,6 +249,7 @@ class Sim:
             link.mav.srcSystem = self.sysid
         self.streams = [self._new_streams(i) for i in range(len(self.links))]
         self.cmd_history.clear()
+        self.resends = commands.ResendCount()
         self._later.clear()  # answers still on their way die with the old boot
         self.failsafe.reset()
         self.mission_proto.upload = None  # a transfer does not survive a reboot

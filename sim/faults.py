@@ -71,6 +71,9 @@ FAULTS: dict[str, str] = {
     "timesync_tc1_in_us": "TIMESYNC answered on time, ts1 echoed, but tc1 in µs, not ns",
     "slow_command_ack": "COMMAND_ACK is sent 0.8 s of vehicle time late (the command acts at once)",
     "ignores_command_retries": "COMMAND_LONG with confirmation > 0 is ignored (no ACK, no action)",
+    "resends_mute_acks": "a command resent more than 30 times in 40 vehicle seconds, each copy "
+    "within 1 s of the one before (a link slower than the GCS's resend timer), is no longer "
+    "acknowledged (it still acts)",
     "mission_ack_not_repeated": "a resent last item after a completed upload gets no MISSION_ACK",
     "failsafe_silent": "the GCS failsafe acts but sends no STATUSTEXT (nor 'Cleared')",
     "failsafe_locks_control": "after a GCS failsafe, GCS mode changes are FAILED until disarmed",

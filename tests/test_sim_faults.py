@@ -131,6 +131,37 @@ def test_ignores_command_retries_drops_confirmation_above_zero(sim, fault):
         assert s.command(M.MAV_CMD_DO_SET_MODE, 1, GUIDED) == 0  # a first try still works
 
 
+@pytest.mark.parametrize("fault", [None, "resends_mute_acks"])
+def test_resends_mute_acks_of_a_command_resent_too_often(sim, fault):
+    s = sim(*(["--fault", fault] if fault else []))
+    _fine_clock(s)
+    request = M.MAV_CMD_REQUEST_MESSAGE
+
+    def copy(confirmation: int) -> Callable[[], None]:
+        return lambda: s.conn.mav.command_long_send(
+            1, 1, request, confirmation, M.MAVLINK_MSG_ID_AUTOPILOT_VERSION, 0, 0, 0, 0, 0, 0)
+
+    # a command and 30 resends, each within 1 s of the one before: all answered
+    for confirmation in range(31):
+        took = _after(s, copy(confirmation), "COMMAND_ACK", lambda m: m.command == request, 1)
+        assert took is not None, f"resend {confirmation} unanswered"
+    # the 31st resend is answered only when healthy
+    took = _after(s, copy(31), "COMMAND_ACK", lambda m: m.command == request, 1.5)
+    assert (took is None) == (fault is not None), took
+    # and so is the same command asked anew, though it acts (the message it asks for comes)
+    seen, t0 = set(), s.boot_s()
+    copy(0)()
+    while True:  # 1.5 vehicle seconds of what comes back
+        msg = s.wait(["COMMAND_ACK", "AUTOPILOT_VERSION", "ATTITUDE"])
+        if msg.get_type() != "ATTITUDE":
+            seen.add(msg.get_type())
+        elif msg.time_boot_ms / 1000 - t0 >= 1.5:
+            break
+    assert seen == ({"AUTOPILOT_VERSION"} if fault else {"AUTOPILOT_VERSION", "COMMAND_ACK"})
+    # another command is still answered
+    assert s.command(M.MAV_CMD_SET_MESSAGE_INTERVAL, M.MAVLINK_MSG_ID_ATTITUDE, 50_000) == 0
+
+
 @pytest.mark.parametrize("fault", [None, "mission_ack_not_repeated"])
 def test_resent_last_mission_item_is_acked_again(sim, fault):
     # Regression (healthy): the final MISSION_ACK was lost, the GCS resends the last item, and
