@@ -7,6 +7,7 @@ instead of running twice: a lost ACK must not turn into a second take-off.
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -26,6 +27,14 @@ FORCE_ARM = 21196
 FORCE_REBOOT = 20190226
 DUPLICATE_WINDOW_S = 5.0  # vehicle seconds a retransmission is matched to its first answer
 SLOW_ACK_S = 0.8  # fault slow_command_ack: the ACK leaves this much vehicle time late
+# Fault resends_mute_acks: a copy of a command (confirmation > 0) that comes within RESEND_GAP_S
+# of the previous copy is a resend; a command resent more than RESEND_LIMIT times in the last
+# RESEND_WINDOW_S is taken for a replay storm and no longer acknowledged (it still acts). A GCS
+# whose resend timer is shorter than the link's round trip resends every command: on a 1 s round
+# trip with a 0.25 s timer, three or four times each; a lossy but fast link, now and then.
+RESEND_GAP_S = 1.0
+RESEND_WINDOW_S = 40.0
+RESEND_LIMIT = 30
 TAKEOFF_OVERSHOOT_M = 1.5  # fault takeoff_overshoots: just outside a 1 m altitude tolerance
 
 
@@ -55,9 +64,31 @@ def for_us(sim: Sim, target_system: int, target_component: int) -> bool:
     return target_system in (0, sim.sysid) and target_component in (0, M.MAV_COMP_ID_AUTOPILOT1)
 
 
+class ResendCount:
+    """Fault resends_mute_acks: resends of each (sender, command) in the last RESEND_WINDOW_S."""
+
+    def __init__(self) -> None:
+        self.last_copy: dict[tuple[tuple[int, int], int], float] = {}
+        self.resends: dict[tuple[tuple[int, int], int], deque[float]] = {}
+
+    def copy_arrived(self, key: tuple[tuple[int, int], int], confirmation: int, now: float) -> None:
+        before, self.last_copy[key] = self.last_copy.get(key), now
+        times = self.resends.setdefault(key, deque())
+        if confirmation > 0 and before is not None and now - before <= RESEND_GAP_S:
+            times.append(now)
+        while times and times[0] < now - RESEND_WINDOW_S:
+            times.popleft()
+
+    def storm(self, key: tuple[tuple[int, int], int]) -> bool:
+        return len(self.resends.get(key, ())) > RESEND_LIMIT
+
+
 def on_command_long(sim: Sim, link: Link, msg: MAVLinkMessage) -> None:
     if not for_us(sim, msg.target_system, msg.target_component):
         return
+    if sim.faults.on("resends_mute_acks"):
+        key = ((msg.get_srcSystem(), msg.get_srcComponent()), msg.command)
+        sim.resends.copy_arrived(key, msg.confirmation, sim.clock.now)
     if msg.confirmation > 0 and sim.faults.on("ignores_command_retries"):
         return  # fault: a retransmission (its first copy or ACK was lost) goes unanswered
     p = (msg.param1, msg.param2, msg.param3, msg.param4, msg.param5, msg.param6, msg.param7)
@@ -112,11 +143,12 @@ def ack(sim: Sim, cmd: Cmd, result: int, then: Callable[[], None] | None = None)
         if then is not None:
             then()
 
-    if sim.faults.on("acks_lost_under_flood") and others_flooding(sim.links, cmd.link,
-                                                                  sim.clock.now):
+    if (sim.faults.on("acks_lost_under_flood") and others_flooding(sim.links, cmd.link,
+                                                                   sim.clock.now)) or (
+            sim.faults.on("resends_mute_acks") and sim.resends.storm((cmd.src, cmd.command))):
         if then is not None:
             then()
-        return  # fault: the command has acted; its ACK is lost to the load of a flood
+        return  # fault: the command has acted; its ACK is lost to a flood, or muted by a storm
     if sim.faults.on("slow_command_ack"):
         sim.later(SLOW_ACK_S, send)  # fault: the command has acted already; its ACK dawdles
     else:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sim import commands, dynamics, failsafe, fence, guided, messages
+from sim import commands, dynamics, failsafe, fence, guided, lenient_frames, messages
 from sim.auto import AutoMission
 from sim.clock import SimClock
 from sim.faults import Faults
@@ -71,6 +71,7 @@ class Sim:
         # (sender, command) -> (params, result, vehicle time): answers retransmissions.
         self.cmd_history: dict[tuple[tuple[int, int], int], tuple[tuple[float, ...], int, float]]
         self.cmd_history = {}
+        self.resends = commands.ResendCount()  # fault resends_mute_acks
         self.param_proto = ParamProtocol(self)
         self.failsafe = failsafe.Failsafes(self)
         self.auto = AutoMission(self)
@@ -174,12 +175,21 @@ class Sim:
             self.crash("a frame with a bad CRC")
         if self.faults.on("accepts_unknown_incompat") and "incompat_flags" in reason:
             # the known-bad parser: flags it does not know are ignored, the frame obeyed
-            try:
-                frame = link.new_parser().decode(bytearray(msg.data))
-            except Exception:
-                return
-            if link.rx_filter is None or link.rx_filter(frame):
-                self.on_message(link, frame)
+            self._obey(link, bytes(msg.data))
+        elif "CRC" in reason:
+            # the known-bad parsers of sim/lenient_frames.py: a repair it believes in
+            repaired = lenient_frames.believed(bytes(msg.data), self.faults.on)
+            if repaired is not None:
+                self._obey(link, repaired)
+
+    def _obey(self, link: Link, data: bytes) -> None:
+        """A frame the correct parser refused, decoded by pymavlink and handled as a good one."""
+        try:
+            frame = link.new_parser().decode(bytearray(data))
+        except Exception:
+            return
+        if link.rx_filter is None or link.rx_filter(frame):
+            self.on_message(link, frame)
 
     def crash(self, why: str) -> None:
         """The known-bad vehicle: one input takes the whole autopilot down at once."""
@@ -242,6 +252,7 @@ class Sim:
             link.mav.srcSystem = self.sysid
         self.streams = [self._new_streams(i) for i in range(len(self.links))]
         self.cmd_history.clear()
+        self.resends = commands.ResendCount()
         self._later.clear()  # answers still on their way die with the old boot
         self.failsafe.reset()
         self.mission_proto.upload = None  # a transfer does not survive a reboot

@@ -19,6 +19,15 @@ FAULTS: dict[str, str] = {
     "crash_on_nan_mode": "the process exits on DO_SET_MODE with a NaN custom mode (as ArduPilot)",
     "crash_on_nan_param_set": "the process exits on a PARAM_SET whose value is NaN",
     "accepts_unknown_incompat": "a frame with unknown incompat flags is obeyed, not dropped",
+    "crc_one_bit_off_accepted": "a frame whose CRC is one bit away from the right one is obeyed",
+    "flipped_bit_repaired": "a frame whose CRC fails is 'repaired' by flipping back the one "
+    "payload bit that makes the CRC fit, and obeyed",
+    "msg_id_repaired": "a frame whose CRC fits another message id one bit away is taken as that "
+    "message, and obeyed",
+    "length_byte_repaired": "a frame whose CRC fits at a shorter length than its length byte "
+    "says is taken at that length, and obeyed",
+    "cut_frame_zero_filled": "a frame cut short by the next frame's start is zero-filled and "
+    "obeyed without a CRC (it has none)",
     "no_gcs_failsafe": "GCS failsafe never fires, whatever FS_GCS_ENABLE says",
     "gcs_failsafe_late": "GCS failsafe fires FS_GCS_TIMEOUT + 5 s after the last GCS heartbeat",
     "gcs_failsafe_wrong_action": "GCS failsafe switches to LAND instead of the configured RTL",
@@ -90,11 +99,15 @@ FAULTS: dict[str, str] = {
     "timesync_tc1_in_us": "TIMESYNC answered on time, ts1 echoed, but tc1 in µs, not ns",
     "slow_command_ack": "COMMAND_ACK is sent 0.8 s of vehicle time late (the command acts at once)",
     "ignores_command_retries": "COMMAND_LONG with confirmation > 0 is ignored (no ACK, no action)",
+    "resends_mute_acks": "a command resent more than 30 times in 40 vehicle seconds, each copy "
+    "within 1 s of the one before (a link slower than the GCS's resend timer), is no longer "
+    "acknowledged (it still acts)",
     "mission_ack_not_repeated": "a resent last item after a completed upload gets no MISSION_ACK",
     "failsafe_silent": "the GCS failsafe acts but sends no STATUSTEXT (nor 'Cleared')",
     "failsafe_locks_control": "after a GCS failsafe, GCS mode changes are FAILED until disarmed",
-    "param_service_stalls": "a burst of 200+ parameter reads in a vehicle second silences them "
-    "for 8 s (a check allows 5 s)",
+    "param_service_stalls": "parameter reads are answered from one queue shared by every "
+    "channel (20 deep, as ArduPilot's); an answer queued for a TCP channel whose peer has left "
+    "holds it up: no channel gets a parameter for 8 s (a check allows 5 s)",
     "acks_lost_under_flood": "no COMMAND_ACK while the other channels bring in over 100 frames "
     "per vehicle second (the command still acts)",
 }

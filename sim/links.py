@@ -112,6 +112,11 @@ class Link:
     def write_raw(self, buf: bytes) -> None:
         raise NotImplementedError
 
+    def has_peer(self) -> bool:
+        """Whether anyone is there to take what this channel sends (a TCP channel whose last
+        client left has no one)."""
+        return True
+
     def register(self, sel: selectors.BaseSelector) -> None:
         raise NotImplementedError
 
@@ -222,6 +227,9 @@ class TcpLink(Link):
                 self._drop(client)
             elif not pending:
                 self._flush(client)
+
+    def has_peer(self) -> bool:
+        return bool(self.clients)
 
     def close(self, sel: selectors.BaseSelector) -> None:
         for client in list(self.clients):

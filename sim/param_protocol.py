@@ -33,16 +33,22 @@ def param_value(sim: Sim, name: str, ptype: int | None = None) -> MAVLinkMessage
     )
 
 
-STALL_BURST = 200  # reads within one vehicle second that trip param_service_stalls
-STALL_S = 8.0  # vehicle seconds the service then stays silent (ArduPilot SITL: over 30 s)
+# Fault param_service_stalls, as ArduPilot's GCS_Param.cpp: reads wait in one queue shared by
+# every channel (room for REPLY_QUEUE; a read that finds it full is dropped) and are answered in
+# order, REPLIES_PER_STEP a physics step. An answer for a channel whose peer has left cannot be
+# sent, and it holds up every answer behind it: the service is silent on every channel for
+# STALL_S, then such answers are dropped (ArduPilot SITL: until a peer connects again).
+REPLY_QUEUE = 20
+REPLIES_PER_STEP = 2
+STALL_S = 8.0  # vehicle seconds (the check allows 5 s)
 
 
 class ParamProtocol:
     def __init__(self, sim: Sim) -> None:
         self.sim = sim
         self.pending: deque[tuple[Link, str]] = deque()
-        self.recent_reads: deque[float] = deque()  # vehicle times of reads in the last second
-        self.stalled_until = float("-inf")
+        self.replies: deque[tuple[Link, MAVLinkMessage]] = deque()  # param_service_stalls only
+        self.stalled_until: float | None = None
 
     def _for_us(self, msg: MAVLinkMessage) -> bool:
         return msg.target_system == self.sim.sysid and msg.target_component in (0, 1)
@@ -53,29 +59,38 @@ class ParamProtocol:
             self.pending = deque(p for p in self.pending if p[0] is not link)
             self.pending.extend((link, n) for n in NAMES)
 
-    def _stalled(self) -> bool:
-        """Fault param_service_stalls: a burst of reads silences the service for STALL_S,
-        as seen on ArduPilot SITL after a flood of PARAM_REQUEST_READ."""
-        if not self.sim.faults.on("param_service_stalls"):
-            return False
-        now = self.sim.clock.now
-        self.recent_reads.append(now)
-        while self.recent_reads and self.recent_reads[0] < now - 1.0:
-            self.recent_reads.popleft()
-        if len(self.recent_reads) >= STALL_BURST:
-            self.stalled_until = now + STALL_S
-        return now < self.stalled_until
-
     def on_request_read(self, link: Link, msg: MAVLinkMessage) -> None:
-        if not self._for_us(msg) or self._stalled():
-            return
-        if msg.param_index >= 0:
-            if msg.param_index < len(NAMES):
-                self.sim.send(link, param_value(self.sim, NAMES[msg.param_index]))
+        if not self._for_us(msg):
             return
         name = _name(msg.param_id)
-        if name in DEFS:
-            self.sim.send(link, param_value(self.sim, name))
+        if msg.param_index >= 0:
+            name = NAMES[msg.param_index] if msg.param_index < len(NAMES) else ""
+        if name not in DEFS:
+            return
+        answer = param_value(self.sim, name)
+        if not self.sim.faults.on("param_service_stalls"):
+            self.sim.send(link, answer)
+        elif len(self.replies) < REPLY_QUEUE:
+            self.replies.append((link, answer))
+
+    def _answer_queued(self) -> None:
+        """Fault param_service_stalls: the shared queue, held up by an answer no one can take."""
+        now = self.sim.clock.now
+        for _ in range(REPLIES_PER_STEP):
+            if not self.replies:
+                return
+            link, answer = self.replies[0]
+            if link.has_peer():  # (again: a peer that connects ends the stall, as ArduPilot)
+                self.stalled_until = None
+                self.replies.popleft()
+                self.sim.send(link, answer)
+                continue
+            if self.stalled_until is None:
+                self.stalled_until = now + STALL_S
+            if now < self.stalled_until:
+                return
+            self.replies = deque(r for r in self.replies if r[0].has_peer())
+            self.stalled_until = None
 
     def on_set(self, link: Link, msg: MAVLinkMessage) -> None:
         if not self._for_us(msg):
@@ -99,6 +114,7 @@ class ParamProtocol:
         self.sim.broadcast(param_value(self.sim, name, echo_type))
 
     def tick(self) -> None:
+        self._answer_queued()
         for _ in range(min(LIST_PER_STEP, len(self.pending))):
             link, name = self.pending.popleft()
             self.sim.send(link, param_value(self.sim, name))

@@ -4,11 +4,14 @@ time is read from ATTITUDE (20 Hz here) or SYSTEM_TIME."""
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable
 
 import pytest
+from drivers.attack.frames import FrameBuilder
 
 from tests import test_sim_vehicle as base
+from tests.sim_process import launch, stop
 from tests.test_sim_vehicle import (
     GUIDED,
     LAND,
@@ -19,6 +22,7 @@ from tests.test_sim_vehicle import (
     _count,
     _plan,
     _upload,
+    mavutil,
 )
 
 sim = base.sim  # the fixture that starts simulators (and stops them afterwards)
@@ -127,6 +131,37 @@ def test_ignores_command_retries_drops_confirmation_above_zero(sim, fault):
         assert s.command(M.MAV_CMD_DO_SET_MODE, 1, GUIDED) == 0  # a first try still works
 
 
+@pytest.mark.parametrize("fault", [None, "resends_mute_acks"])
+def test_resends_mute_acks_of_a_command_resent_too_often(sim, fault):
+    s = sim(*(["--fault", fault] if fault else []))
+    _fine_clock(s)
+    request = M.MAV_CMD_REQUEST_MESSAGE
+
+    def copy(confirmation: int) -> Callable[[], None]:
+        return lambda: s.conn.mav.command_long_send(
+            1, 1, request, confirmation, M.MAVLINK_MSG_ID_AUTOPILOT_VERSION, 0, 0, 0, 0, 0, 0)
+
+    # a command and 30 resends, each within 1 s of the one before: all answered
+    for confirmation in range(31):
+        took = _after(s, copy(confirmation), "COMMAND_ACK", lambda m: m.command == request, 1)
+        assert took is not None, f"resend {confirmation} unanswered"
+    # the 31st resend is answered only when healthy
+    took = _after(s, copy(31), "COMMAND_ACK", lambda m: m.command == request, 1.5)
+    assert (took is None) == (fault is not None), took
+    # and so is the same command asked anew, though it acts (the message it asks for comes)
+    seen, t0 = set(), s.boot_s()
+    copy(0)()
+    while True:  # 1.5 vehicle seconds of what comes back
+        msg = s.wait(["COMMAND_ACK", "AUTOPILOT_VERSION", "ATTITUDE"])
+        if msg.get_type() != "ATTITUDE":
+            seen.add(msg.get_type())
+        elif msg.time_boot_ms / 1000 - t0 >= 1.5:
+            break
+    assert seen == ({"AUTOPILOT_VERSION"} if fault else {"AUTOPILOT_VERSION", "COMMAND_ACK"})
+    # another command is still answered
+    assert s.command(M.MAV_CMD_SET_MESSAGE_INTERVAL, M.MAVLINK_MSG_ID_ATTITUDE, 50_000) == 0
+
+
 @pytest.mark.parametrize("fault", [None, "mission_ack_not_repeated"])
 def test_resent_last_mission_item_is_acked_again(sim, fault):
     # Regression (healthy): the final MISSION_ACK was lost, the GCS resends the last item, and
@@ -180,3 +215,58 @@ def test_failsafe_locks_control_until_disarmed(sim, fault, result):
         return
     s.wait("HEARTBEAT", lambda m: not m.base_mode & M.MAV_MODE_FLAG_SAFETY_ARMED)  # RTL landed
     assert s.command(M.MAV_CMD_DO_SET_MODE, 1, GUIDED) == M.MAV_RESULT_ACCEPTED
+
+
+# ---------------------------------------------------------------- parameter service
+
+def _peer_reads_then_leaves(port: int, reads: int, wait_for_answers: bool) -> None:
+    """A second station on link 1 asks for `reads` parameters by index in one write, then
+    half-closes (right away, or once every read was answered) and waits for the simulator
+    to close its side (bounded)."""
+    peer = socket.create_connection(("127.0.0.1", port), timeout=base.WALL_LIMIT_S)
+    sender = FrameBuilder(200, 191)
+    peer.sendall(b"".join(
+        sender.frame(M.MAVLink_param_request_read_message(1, 1, b"", 1 + i % 60))
+        for i in range(reads)))  # fmt: skip
+    parser = M.MAVLink(None)
+    parser.robust_parsing = True
+    answers = 0
+    while wait_for_answers and answers < reads:
+        answers += sum(m.get_type() == "PARAM_VALUE"
+                       for m in parser.parse_buffer(peer.recv(4096)) or [])  # fmt: skip
+    peer.shutdown(socket.SHUT_WR)
+    while peer.recv(4096):
+        pass
+    peer.close()
+
+
+@pytest.mark.parametrize(("fault", "reads", "wait_for_answers", "low", "high"), [
+    (None, 200, False, 0.0, 1.0),
+    ("param_service_stalls", 200, False, 7.5, 9.5),  # answers queued for a peer gone: stalled
+    ("param_service_stalls", 10, True, 0.0, 1.0),  # every answer taken before it left: fine
+])  # fmt: skip
+def test_param_service_stalls_when_a_peer_leaves_with_answers_queued(
+    fault, reads, wait_for_answers, low, high
+):
+    proc, (port, port1) = launch(*(["--fault", fault] if fault else []), speedup=20, listens=2)
+    conn = mavutil.mavlink_connection(f"tcp:127.0.0.1:{port}", source_system=255,
+                                      source_component=190, dialect="ardupilotmega")  # fmt: skip
+    try:
+        s = SimUnderTest(proc, port, conn)
+        _fine_clock(s)
+        _peer_reads_then_leaves(port1, reads, wait_for_answers)
+        # then link 0's reads (one every 0.5 s of vehicle time) are answered again after
+        t0 = now = asked = s.boot_s()
+        s.conn.mav.param_request_read_send(1, 1, b"RTL_ALT", -1)
+        while now - t0 < high:
+            msg = s.wait(["PARAM_VALUE", "ATTITUDE"])
+            if msg.get_type() == "PARAM_VALUE":
+                break
+            now = msg.time_boot_ms / 1000
+            if now - asked >= 0.5:
+                s.conn.mav.param_request_read_send(1, 1, b"RTL_ALT", -1)
+                asked = now
+        assert low <= now - t0 < high, f"a read answered {now - t0:.1f} vehicle s after"
+    finally:
+        conn.close()
+        stop(proc)

@@ -1,15 +1,17 @@
 """A flooder: a plain socket that writes prepared frames to a vehicle at a rate in vehicle
-time, from a thread of its own (and a burst at once, from the caller's)."""
+time, from a thread of its own (or paced from the caller's), and leaves mid-conversation
+(half-closing once it has written its last frame)."""
 
 from __future__ import annotations
 
 import select
 import socket
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from drivers.attack.peer import LOOPBACK
+from drivers.mavlink import mavlink
 
 
 class Flooder:
@@ -51,19 +53,64 @@ class Flooder:
         except OSError as exc:
             self.error = f"flood connection failed: {exc}"
 
-    def burst(self, frames: Sequence[bytes]) -> None:
-        """Frames written at once, as fast as the socket takes them (from the caller's thread;
-        use it once the paced flood is over or between its writes)."""
-        data = b"".join(frames)
-        self.sock.sendall(data)
-        self.sent += len(frames)
-        self.bytes += len(data)
-
     def _drain(self) -> None:
         """Read and drop what the vehicle sends us, so its output buffer never fills."""
         while select.select([self.sock], [], [], 0)[0]:
             if not self.sock.recv(65536):
                 raise OSError("closed by the vehicle")
+
+    def send_paced(
+        self, frames: Sequence[bytes], rate_hz: float, clock: Any, answering: Callable[[Any], bool]
+    ) -> float | None:
+        """Write `frames` at `rate_hz` of vehicle time from the caller's thread (once the paced
+        flood is over), reading what the vehicle sends meanwhile. Returns the vehicle time of
+        the first message `answering` accepts (None: none came)."""
+        parser = mavlink.MAVLink(None)
+        parser.robust_parsing = True
+        answered_t, start, done = None, clock.now(), 0
+        while done < len(frames):
+            due = min(len(frames), int((clock.now() - start) * rate_hz) + 1)
+            data = b"".join(frames[done:due])
+            self.sock.sendall(data)
+            self.sent += due - done
+            self.bytes += len(data)
+            done = due
+            for msg in self._receive(clock, parser, wait=done < len(frames)) or []:
+                if answered_t is None and answering(msg):
+                    answered_t = clock.now()
+        return answered_t
+
+    def leave(self, clock: Any, within_s: float) -> float | None:
+        """Half-close, so the vehicle reads everything we sent before it sees us go, then wait
+        (at most `within_s` of vehicle time) for it to close its side; returns when it did.
+
+        Why not just close(): a close with the vehicle's replies unread sends a reset, which
+        discards whatever the vehicle had not read yet, so what it saw of the attack would
+        depend on scheduling."""
+        self.sock.shutdown(socket.SHUT_WR)
+        parser = mavlink.MAVLink(None)
+        deadline = clock.now() + within_s
+        try:
+            while clock.now() < deadline:
+                if self._receive(clock, parser, wait=True) is None:
+                    return clock.now()
+        except ConnectionResetError:  # the vehicle reset the connection: it has seen us go
+            return clock.now()
+        return None
+
+    def _receive(self, clock: Any, parser: Any, *, wait: bool) -> list[Any] | None:
+        """Messages waiting (or arriving within a short slice of wall time, if `wait`); None
+        once the vehicle has closed its side."""
+        # pacing a reader (not a condition): a slice of wall time; callers bound their waits
+        slice_s = min(0.01, 0.01 / max(clock.pace, 1e-3)) if wait else 0
+        got: list[Any] = []
+        while select.select([self.sock], [], [], slice_s)[0]:
+            data = self.sock.recv(65536)
+            if not data:
+                return None
+            got += [m for m in parser.parse_buffer(data) or [] if m.get_type() != "BAD_DATA"]
+            slice_s = 0
+        return got
 
     def wait(self, timeout_wall_s: float = 30.0) -> None:
         if self._thread is not None:

@@ -3,7 +3,8 @@
     Peer: a connection of our own to channel N (or the harness's link when N is its channel),
           holding the key so that its barrier reads and stream requests are accepted; attack
           frames are built raw (drivers/attack/frames.py) with any identity and written through it.
-    Flooder: a plain socket that writes prepared frames at a rate in vehicle time.
+    Flooder (attack/flooder.py): a plain socket that writes prepared frames at a rate in vehicle
+             time, and leaves mid-conversation (half-closing once it has written its last frame).
 
 Why the peer holds the key: a check judges refusal by effect, so after the attack frames it
 needs an ordered, accepted request on the same connection ("barrier": once its answer is in,

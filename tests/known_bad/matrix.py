@@ -26,12 +26,7 @@ PROFILES = ("sim.yaml", "sim-strict.yaml", "gb42590.yaml")
 
 # Checks with no proof yet, each with why: the coverage test fails on any other unproven check
 # and on a check listed here that has become proven, so this list stays true.
-UNPROVEN: dict[str, str] = {
-    "test_commands_are_acknowledged_on_a_degraded_link[latency500]": (
-        "no fault yet that the 0.5 s scenario exposes and the others do not (slow_command_ack's "
-        "0.8 s stays inside degraded_ack_s)"
-    ),
-}
+UNPROVEN: dict[str, str] = {}
 
 # Faults that no proof runs, each with why (the doc lists them; the coverage test fails on a
 # fault missing from both the proofs and this list, so a new fault states its place too).

@@ -53,6 +53,18 @@ PROOFS = {
             **each("test_telemetry_degrades_no_more_than_the_link", ("ATTITUDE rate = ",)),
         },
     ),
+    # a command resent more than 30 times in 40 s no longer ACKed: only a link slower than the
+    # resend timer (0.25 s against a 1 s round trip) makes that many resends, so only the
+    # latency scenario fails (muted per command: the other checks' commands are answered)
+    "resend_storm": Proof(
+        (LINK,),
+        ("resends_mute_acks",),
+        each(
+            "test_commands_are_acknowledged_on_a_degraded_link",
+            ("commands not acknowledged within 5 s = ", "OUTSIDE <= 0"),
+            ("latency500",),
+        ),
+    ),
     # frames skipped after taking a sequence number: the loss a receiver cannot blame on the link
     "sequence": Proof(
         (LINK,),
