@@ -200,6 +200,17 @@ def test_a_waiver_that_speaks_to_no_check_of_the_run_says_so(tmp_path):
     assert row in summary
 
 
+def test_a_batch_that_changed_the_vehicle_is_not_blamed_on_the_batches_after_it(tmp_path):
+    # given a vehicle that takes a frame whose CRC is one bit off (its mode and a parameter move)
+    run = _run(tmp_path, "crc", ["crc_one_bit_off_accepted"], FUZZ)
+    # then the fuzzer finds exactly those two defects: after each, the vehicle is put back (mode,
+    # probe parameter), so no later batch (garbage, say) is blamed for what it left behind
+    assert run.code == 1, run.output[-3000:]
+    found = sorted(f["signature"].split(": ", 1)[1] for f in run.results["findings"])
+    assert found == ["frame-taken: malformed: PARAM_SET RTL_ALT, CRC bit # flipped",
+                     "state-changed: malformed: DO_SET_MODE, CRC bit # flipped"], found
+
+
 def test_the_key_in_the_vehicles_own_log_is_a_vehicle_finding(tmp_path):
     # given a vehicle that writes its key into its own log when it arms (as ArduPilot does)
     run = _run(tmp_path, "key-in-log", ["key_in_log"], SECRECY)

@@ -8,8 +8,8 @@ import socket
 from collections.abc import Callable
 
 import pytest
-from drivers.attack.frames import FrameBuilder
 
+from drivers.attack.frames import FrameBuilder
 from tests import test_sim_vehicle as base
 from tests.sim_process import launch, stop
 from tests.test_sim_vehicle import (

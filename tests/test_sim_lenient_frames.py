@@ -4,9 +4,9 @@ broken as the malformed-frame check breaks them and parsed as the simulator pars
 (pymavlink, robust parsing), so the repair sees the bytes pymavlink refused."""
 
 import pytest
+
 from drivers.attack.frames import FrameBuilder
 from drivers.attack.fuzz_target import PAD
-
 from sim import lenient_frames
 from sim.mav import MAVLink, mavlink
 from suites.security.test_malformed import MALFORMED

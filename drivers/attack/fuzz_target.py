@@ -156,8 +156,8 @@ class FuzzTarget:
         try:
             self.peer.barrier(timeout_s=3.0)
             problem = self._judge(batch)
-            if problem is not None and problem.kind == "stored-out-of-range":
-                self._put_back_ranges()  # so the next batch is judged on its own
+            if problem is not None:
+                self._put_back()  # so the next batch is judged on its own
             return problem
         except VehicleError as exc:
             died = self.driver.liveness()
@@ -213,10 +213,32 @@ class FuzzTarget:
                                  f"{name} = {got:g}, outside its range {lo:g}..{hi:g}"))
         return problems
 
-    def _put_back_ranges(self) -> None:
-        assert self.vehicle is not None
-        for name in self.ranges:
-            self.vehicle.set_param(name, self.vehicle.journal[name].original)
+    def _put_back(self) -> None:
+        """After a batch that changed the vehicle: the probe parameter, the ranged parameters
+        and the mode set back; a vehicle that armed, moved or will not take them is restarted
+        (counted in `restarts`). Otherwise every later batch would be blamed for this one."""
+        assert self.vehicle and self.probe and self.base
+        v, base = self.vehicle, self.base
+        try:
+            if v.armed or self._moved():
+                raise VehicleError("armed or moved by the batch")
+            self.probe.reset()
+            for name in self.ranges:
+                v.set_param(name, v.journal[name].original)
+            hb = v.latest("HEARTBEAT")
+            if hb is not None and hb.custom_mode != base.mode:
+                v.set_mode(MODE_NAMES[base.mode])
+        except VehicleError:
+            self._reconnect()
+
+    def _moved(self) -> bool:
+        assert self.vehicle and self.base
+        pos, b = self.vehicle.latest("GLOBAL_POSITION_INT"), self.base.position
+        if pos is None:
+            return False
+        moved = ground_distance_m(pos.lat / 1e7, pos.lon / 1e7, b.lat / 1e7, b.lon / 1e7)
+        climbed = abs(pos.relative_alt - b.relative_alt) / 1000
+        return max(moved, climbed) > self.fuzz["position_tolerance_m"]
 
     # -- the end ---------------------------------------------------------------------------
     def close(self) -> list[str]:
