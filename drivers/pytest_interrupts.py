@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from drivers.process import kill_all, stop_on_sigterm
+from drivers.process import kill_all, stop_on_sigterm, terminate_children
 from drivers.pytest_vehicle import OVERRAN, discard
 from profiles import Profile
 from profiles.limits import WallBound, check_bound, run_bound
@@ -31,13 +31,19 @@ RUN_BOUND = pytest.StashKey[WallBound]()
 CHECK_BOUND = pytest.StashKey[WallBound]()
 
 
+_CONFIGS: list[pytest.Config] = []  # this process's run (pytest_keyboard_interrupt gets none)
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    _CONFIGS.append(config)
     config.stash[STARTED] = time.monotonic()
     config.stash[UNDO_SIGTERM] = stop_on_sigterm()  # SIGTERM ends the run as Ctrl-C does
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     config.stash.get(UNDO_SIGTERM, lambda: None)()
+    if config in _CONFIGS:
+        _CONFIGS.remove(config)
 
 
 @pytest.hookimpl(trylast=True)  # after the profile has picked its checks
@@ -113,3 +119,5 @@ def pytest_keyboard_interrupt(excinfo: pytest.ExceptionInfo[BaseException]) -> N
     one too), so no teardown waits on a hung vehicle and the run ends promptly."""
     signal.setitimer(signal.ITIMER_REAL, 0)  # a check's timer must not fire during teardown
     kill_all()
+    if any(c.pluginmanager.hasplugin("dsession") for c in _CONFIGS):
+        terminate_children()  # pytest-xdist's workers too, when only this process was signalled

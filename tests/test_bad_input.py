@@ -141,6 +141,25 @@ def test_an_interrupted_run_ends_at_once_with_an_honest_report_and_nothing_left(
     assert not run.leftovers(), run.leftovers()
 
 
+def test_sigterm_to_the_xdist_controller_alone_ends_every_worker_at_once(tmp_path):
+    # given a run on two xdist workers whose flight check is under way, its vehicles then hung
+    profile = write_profile(tmp_path / "slow.yaml", "vehicle:\n  speedup: 4\n")
+    run = WatchedRun(*BASIC, "-n", "2", "--profile", str(profile), report_dir=tmp_path / "r")
+    flight = "*/tlogs/*test_arm_takeoff_land.tlog"
+    run.wait_for("the flight check's tlog", lambda: any(
+        t.stat().st_size > 2000 for t in (tmp_path / "r").glob(flight)))
+    run.signal_sims(signal.SIGSTOP)
+    # when only the controller gets SIGTERM (`docker stop`, a CI runner cancelling the job)
+    run.signal(signal.SIGTERM)
+    done = run.finish()
+    # then the whole run ends promptly as interrupted, and nothing is left behind
+    assert done.code == 2, done.output[-3000:]
+    assert run.ended_at - run.signalled_at <= 5.0, f"took {run.ended_at - run.signalled_at:.1f} s"
+    assert done.results["verdict"] == "INCOMPLETE", done.results["verdict"]
+    assert done.outcomes()["test_arm_takeoff_land"] in ("interrupted", "error"), done.outcomes()
+    assert not run.leftovers(), run.leftovers()
+
+
 # -- wall-time bounds ---------------------------------------------------------------------------
 def test_a_check_past_its_wall_time_bound_fails_naming_it_and_the_run_goes_on(tmp_path):
     scenario = ROOT / "tests" / "scenarios" / "overrunning_check.py"

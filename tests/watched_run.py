@@ -86,9 +86,11 @@ class WatchedRun:
         return bool(data)
 
     def _sim_children(self) -> list[int]:
+        """The run's simulators: its children, or its xdist workers' children."""
         out = subprocess.run(["ps", "-eo", "pid,ppid,args"], capture_output=True, text=True).stdout
         rows = [line.split(None, 2) for line in out.splitlines()[1:]]
-        pids = [int(p) for p, pp, args in rows if int(pp) == self.proc.pid and "-m sim" in args]
+        ours = {self.proc.pid} | {int(p) for p, pp, _ in rows if int(pp) == self.proc.pid}
+        pids = [int(p) for p, pp, args in rows if int(pp) in ours and "-m sim" in args]
         self.sims.update(pids)
         return pids
 
