@@ -19,13 +19,14 @@ from typing import Any, NamedTuple
 
 from drivers.clock import VehicleClock
 from drivers.errors import VehicleLost, VehicleSilent, WaitTimeout
-from drivers.mavlink import DIALECT, TIME_BOOT_TYPES, mavlink, mavutil
+from drivers.mavlink import DIALECT, TIME_BOOT_TYPES, frame_header, mavlink, mavutil
 from drivers.signing import redact_secrets
 from drivers.stats import LinkStats
 from drivers.tlog import TlogWriter
 
 Message = Any  # a pymavlink MAVLink_message; pymavlink has no useful static type for it
 _NO_AUTOPILOT = mavlink.MAV_AUTOPILOT_INVALID
+_UNKNOWN = mavlink.MAVLINK_MSG_ID_UNKNOWN
 
 
 class Timed(NamedTuple):
@@ -175,6 +176,8 @@ class Link:
                 stats.bad_frames += 1
                 continue
             hdr = msg._header
+            if hdr.msgId == _UNKNOWN:  # outside the dialect: pymavlink left its header empty
+                hdr = msg._header = frame_header(msg)
             key = (hdr.srcSystem, hdr.srcComponent)
             stream = streams.get(key) or stats.add(key)
             stream.update(hdr.seq, mtype)

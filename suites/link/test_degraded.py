@@ -103,5 +103,8 @@ def test_telemetry_degrades_no_more_than_the_link(proxy, vehicle, settings, scen
         "frames",
         max(3, 0.02 * (window.received + window.lost)),  # slack: 2 % of the frames, >= 3
     )
+    measure.record_value(
+        "frames of messages outside the dialect", sum(window.outside_dialect.values()), ""
+    )
     failed = [m for m in [*rates, extra] if not m.ok]
-    assert not failed, "; ".join(map(str, failed))
+    assert not failed, "; ".join(map(str, failed)) + f" ({window.describe_outside_dialect()})"
