@@ -136,3 +136,9 @@ def git_hash(autopilot: int, custom_version: bytes) -> str:
         value = int.from_bytes(custom_version[:8], "little") >> 24
         return f"{value:010x}" if value else ""
     return custom_version.rstrip(b"\0").decode("ascii", "replace")
+
+
+def mission_starts_with_home(autopilot: int) -> bool:
+    """Whether mission item 0 is home, which the vehicle fills in itself (ArduPilot, and the
+    built-in simulator), rather than the first item to fly (PX4: it flies item 0 as given)."""
+    return autopilot != mavlink.MAV_AUTOPILOT_PX4

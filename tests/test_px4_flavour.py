@@ -39,6 +39,10 @@ def test_takeoff_altitude_is_amsl_for_px4_and_relative_for_ardupilot():
     assert flavour.takeoff_params(APM, 10, HOME_AMSL_M) == [0, 0, 0, 0, 0, 0, 10]
 
 
+def test_px4_mission_item_0_is_a_waypoint_to_compare():
+    assert not flavour.mission_starts_with_home(PX4) and flavour.mission_starts_with_home(APM)
+
+
 def test_family_names_the_profile_key():
     assert [flavour.family(a) for a in (APM, PX4, mavlink.MAV_AUTOPILOT_GENERIC)] == [
         "ardupilot", "px4", "generic",
