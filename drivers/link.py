@@ -9,6 +9,7 @@ VehicleSilent instead of hanging.
 
 import queue
 import select
+import socket
 import threading
 import time
 from collections import deque
@@ -59,6 +60,18 @@ class _TeeFile:
         if self._link.tlog is not None:
             # a frame that carries a secret (SETUP_SIGNING's key) is recorded redacted
             self._link.tlog.write(redact_secrets(bytes(buf)))
+
+
+UDP_RCVBUF = 4 << 20  # bytes; the kernel caps it at net.core.rmem_max
+
+
+def _widen_udp_buffer(conn: Any) -> None:
+    """A UDP vehicle does not wait for us: a default socket buffer (~200 KB) overflows within a
+    tenth of a second of a stalled receive loop at PX4 SITL's rates (thousands of frames a
+    second), and the frames dropped in our own socket would look like the vehicle's loss."""
+    sock = getattr(conn, "port", None)
+    if isinstance(sock, socket.socket) and sock.type == socket.SOCK_DGRAM:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, UDP_RCVBUF)
 
 
 class Link:
@@ -116,6 +129,7 @@ class Link:
         self.mav = self._conn.mav
         self.mav.file = _TeeFile(self._conn, self)
         self._is_stream = url.startswith("tcp:")
+        _widen_udp_buffer(self._conn)
         self._thread = threading.Thread(target=self._receive_loop, name=f"link {url}", daemon=True)
         self._thread.start()
         self.send_heartbeat()  # a listening (udpin) vehicle learns our address from it
