@@ -44,8 +44,8 @@ def decode(wire: float, param_type: int, bytewise: bool) -> float:
 
 def encode(value: float, param_type: int, bytewise: bool) -> float:
     fmt = _INT_FORMATS.get(param_type)
-    if fmt is None or not bytewise:
-        return float(value)
+    if fmt is None or not bytewise or not math.isfinite(value):
+        return float(value)  # NaN, inf: no integer has them; their float bits go as they are
     raw = struct.pack(fmt, int(value)).ljust(4, b"\0")
     return struct.unpack("<f", raw)[0]
 

@@ -82,6 +82,14 @@ def test_bytewise_integers_round_trip_through_the_float_field(value, ptype):
     assert params.decode(wire, ptype, bytewise=False) != value  # read as a cast: garbage
 
 
+def test_non_finite_values_pass_as_their_float_bits():
+    # a hostile PARAM_SET of NaN to an integer parameter: sent as the float, read back as what
+    # its bits say as an integer (PX4: 0x7fc00000), never a crash of the harness
+    wire = params.encode(math.nan, INT32, bytewise=True)
+    assert math.isnan(wire) and params.decode(wire, INT32, bytewise=True) == 0x7FC00000
+    assert math.isnan(params.decode(math.nan, INT32, bytewise=False))
+
+
 def test_com_dl_loss_t_10_reads_as_a_denormal_when_cast():
     wire = struct.unpack("<f", struct.pack("<i", 10))[0]  # what PX4 puts in param_value
     assert wire == pytest.approx(1.4e-44, rel=0.01)
