@@ -89,8 +89,8 @@ MALFORMED = [
      "suites.basic.heartbeat_hz", "has 1 item; give [min, max], e.g. heartbeat_hz: [0.8, 1.2]"),
     ("takeoff-too-high", HEAD + "suites:\n  basic: {takeoff_alt_m: 150}\n", 5,
      "suites.basic.takeoff_alt_m", "expected a number > 0 and <= 120"),
-    ("param-half", HEAD + "suites:\n  basic:\n    param_roundtrip: {value: 3}\n", 6,
-     "suites.basic.param_roundtrip.name", "missing; add `name: RTL_ALT`"),
+    ("param-half", HEAD + "suites:\n  basic:\n    param_roundtrip: {px4: {value: 3}}\n", 6,
+     "suites.basic.param_roundtrip.px4.name", "missing; add `name: SDLOG_UTC_OFFSET`"),
     ("suite-null", HEAD + "suites:\n  basic:\n", 5, "suites.basic", "e.g. basic: {}"),
     ("unknown-set", HEAD + "requirements: [mavlink, gb4259]\n", 4, "requirements[1]",
      "unknown value 'gb4259'; did you mean 'gb42590'?"),
@@ -306,8 +306,11 @@ def test_defaults_fill_present_objects_and_an_empty_suite(write):
     assert profile.link == {"silence_s": 10, "gcs": {"sysid": 255, "compid": 190}}
     assert profile.suites["basic"] == {
         "sample_s": 10, "heartbeat_hz": [0.8, 1.2], "max_gap_s": 2.0,
-        "param_roundtrip": {"name": "RTL_ALT", "value": 2500},
-        "param_float": {"name": "WPNAV_SPEED", "value": 123.45}, "ready_timeout_s": 60,
+        "param_roundtrip": {"ardupilot": {"name": "RTL_ALT", "value": 2500},
+                            "px4": {"name": "SDLOG_UTC_OFFSET", "value": 480}},
+        "param_float": {"ardupilot": {"name": "WPNAV_SPEED", "value": 123.45},
+                        "px4": {"name": "RTL_RETURN_ALT", "value": 23.45}},
+        "ready_timeout_s": 60,
         "takeoff_alt_m": 10, "alt_tolerance_m": 1.0, "climb_timeout_s": 30, "land_timeout_s": 60}
     assert (profile.requirements, profile.waivers) == ([], [])
 

@@ -34,6 +34,7 @@ from drivers.link.signer import Signer
 from drivers.mavlink import mavlink, mavutil
 from drivers.services.signing import SigningSession
 from drivers.vehicles.sim_driver import SimDriver
+from suites.security.test_signing import exempt_message
 from tests.fake_peer import FakePeer
 from tests.run_pytest import ROOT, run_pytest
 
@@ -308,3 +309,17 @@ def test_a_run_reports_the_trusted_channel_and_keeps_the_key_out_of_every_artefa
             # installed (redacted) or removed (an all-zero key carries no secret)
             assert bytes(msg.secret_key) in (b"<skyproof: signing key redacted>", bytes(32))
     assert setups > 0 and redacted > 0
+
+
+@pytest.mark.parametrize(
+    "name", ["HEARTBEAT", "RADIO_STATUS", "RADIO", "ADSB_VEHICLE", "COLLISION"]
+)
+def test_every_exempt_message_a_profile_may_list_is_built(name):
+    # PX4 takes HEARTBEAT, RADIO_STATUS, ADSB_VEHICLE and COLLISION unsigned; ADSB_VEHICLE's
+    # wire order differs from its field order (callsign is an array), which broke its build
+    msg = exempt_message(name)
+    frame = FrameBuilder(51, 68).frame(msg)
+    (back,) = mavlink.MAVLink(None).parse_buffer(frame)
+    assert back.get_type() == name
+    if name == "ADSB_VEHICLE":
+        assert back.callsign == "SKYPROOF" and back.squawk == 1

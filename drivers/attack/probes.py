@@ -13,9 +13,9 @@ from typing import Any
 from drivers.attack.peer import Peer
 from drivers.errors import WaitTimeout
 from drivers.link.connection import Message
-from drivers.mavlink import COPTER_MODES, mavlink
-from drivers.services import params
-from drivers.services.vehicle import MODE_NAMES, Vehicle
+from drivers.mavlink import mavlink
+from drivers.services import flavour, params
+from drivers.services.vehicle import Vehicle
 
 ACCEPTED = mavlink.MAV_RESULT_ACCEPTED
 
@@ -54,7 +54,7 @@ class Probe:
         v = self.vehicle
         return mavlink.MAVLink_command_long_message(
             v.sysid, v.compid, mavlink.MAV_CMD_DO_SET_MODE, 0,
-            mavlink.MAV_MODE_FLAG_CUSTOM_MODE_ENABLED, COPTER_MODES[target], 0, 0, 0, 0, 0,
+            *flavour.set_mode_params(v.autopilot, target), 0, 0, 0, 0,
         )  # fmt: skip
 
     def read(self) -> float:
@@ -134,8 +134,8 @@ def next_heartbeat(vehicle: Vehicle, timeout_s: float = 6.0) -> Message:
     ).msg
 
 
-def mode_of(hb: Message) -> str:
-    return MODE_NAMES.get(hb.custom_mode, str(hb.custom_mode))
+def mode_of(vehicle: Vehicle, hb: Message) -> str:
+    return flavour.mode_name(vehicle.autopilot, hb.custom_mode)
 
 
 def attempt(peer: Peer, vehicle: Vehicle, probe: Probe, *frames: bytes) -> Outcome:
@@ -145,4 +145,4 @@ def attempt(peer: Peer, vehicle: Vehicle, probe: Probe, *frames: bytes) -> Outco
         peer.barrier()
         value = probe.read()
         hb = next_heartbeat(vehicle)
-    return Outcome(value, mode_of(hb), acks)
+    return Outcome(value, mode_of(vehicle, hb), acks)

@@ -24,10 +24,11 @@ from drivers.link.clock import VehicleClock
 from drivers.link.keys import redact_secrets
 from drivers.link.stats import LinkStats
 from drivers.link.tlog import TlogWriter
-from drivers.mavlink import DIALECT, TIME_BOOT_TYPES, mavlink, mavutil
+from drivers.mavlink import DIALECT, TIME_BOOT_TYPES, frame_header, mavlink, mavutil
 
 Message = Any  # a pymavlink MAVLink_message; pymavlink has no useful static type for it
 _NO_AUTOPILOT = mavlink.MAV_AUTOPILOT_INVALID
+_UNKNOWN = mavlink.MAVLINK_MSG_ID_UNKNOWN
 
 
 class Timed(NamedTuple):
@@ -86,6 +87,18 @@ class _TcpWithTimeout(mavutil.mavtcp):
         self.port.setblocking(False)
         mavutil.set_close_on_exec(self.port.fileno())
         self.port.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+UDP_RCVBUF = 4 << 20  # bytes; the kernel caps it at net.core.rmem_max
+
+
+def _widen_udp_buffer(conn: Any) -> None:
+    """A UDP vehicle does not wait for us: a default socket buffer (~200 KB) overflows within a
+    tenth of a second of a stalled receive loop at PX4 SITL's rates (thousands of frames a
+    second), and the frames dropped in our own socket would look like the vehicle's loss."""
+    sock = getattr(conn, "port", None)
+    if isinstance(sock, socket.socket) and sock.type == socket.SOCK_DGRAM:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, UDP_RCVBUF)
 
 
 class Link:
@@ -161,6 +174,7 @@ class Link:
         self.mav = self._conn.mav
         self.mav.file = _TeeFile(self._conn, self)
         self._is_stream = url.startswith("tcp:")
+        _widen_udp_buffer(self._conn)
         self._thread = threading.Thread(target=self._receive_loop, name=f"link {url}", daemon=True)
         self._thread.start()
         self.send_heartbeat()  # a listening (udpin) vehicle learns our address from it
@@ -242,6 +256,8 @@ class Link:
                 stats.bad_frames += 1
                 continue
             hdr = msg._header
+            if hdr.msgId == _UNKNOWN:  # outside the dialect: pymavlink left its header empty
+                hdr = msg._header = frame_header(msg)
             src, comp = hdr.srcSystem, hdr.srcComponent
             (streams.get((src, comp)) or stats.add((src, comp))).update(hdr.seq, mtype)
             timed = Timed(now, msg)

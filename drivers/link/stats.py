@@ -1,7 +1,9 @@
 """Per-stream link statistics from MAVLink's 8-bit sequence number.
 
 Every (sysid, compid) sender numbers its frames 0..255 and wraps around; a jump in that
-number is frames lost on the way (mavlink.io, "Packet loss").
+number is frames lost on the way (mavlink.io, "Packet loss"). Every frame counts, including
+those of messages outside the dialect (their header is read from their bytes, see
+drivers/mavlink.py frame_header): a frame pymavlink cannot decode is not a lost one.
 """
 
 from dataclasses import dataclass, field
@@ -26,6 +28,16 @@ class StreamStats:
     def loss_ratio(self) -> float:
         total = self.received + self.lost
         return self.lost / total if total else 0.0
+
+    @property
+    def outside_dialect(self) -> dict[str, int]:
+        return outside_dialect(self.by_type)
+
+
+def outside_dialect(by_type: dict[str, int]) -> dict[str, int]:
+    """Frames of messages the dialect does not know (pymavlink's UNKNOWN_<id>), per type: they
+    arrived, and count as received, but nothing in them could be read beyond the header."""
+    return {t: n for t, n in by_type.items() if t.startswith("UNKNOWN_")}
 
 
 class LinkStats:

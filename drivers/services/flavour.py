@@ -3,10 +3,23 @@
 ArduPilot Copter and PX4. Values follow each project's parameter documentation (see CHECKS.md).
 """
 
+import math
 from collections.abc import Callable
 from typing import Any
 
 from drivers.mavlink import COPTER_MODES, mavlink
+
+
+def family(autopilot: int) -> str:
+    """The key a profile's per-autopilot settings use: "ardupilot" (and the built-in simulator,
+    which answers as ArduPilot), "px4", else the MAV_AUTOPILOT name in lower case."""
+    if autopilot == mavlink.MAV_AUTOPILOT_ARDUPILOTMEGA:
+        return "ardupilot"
+    if autopilot == mavlink.MAV_AUTOPILOT_PX4:
+        return "px4"
+    entry = mavlink.enums["MAV_AUTOPILOT"].get(autopilot)
+    return entry.name.removeprefix("MAV_AUTOPILOT_").lower() if entry else str(autopilot)
+
 
 # ArduPilot Copter FS_GCS_ENABLE: 1 = RTL, 5 = LAND (parameter documentation).
 _AP_GCS_ACTIONS = {"RTL": 1, "LAND": 5}
@@ -21,8 +34,10 @@ def gcs_failsafe_params(autopilot: int, action: str, timeout_s: float) -> dict[s
     if autopilot == mavlink.MAV_AUTOPILOT_PX4:
         # PX4 SITL's start script scales COM_DL_LOSS_T by PX4_SIM_SPEED_FACTOR (its ground
         # station beats in wall time); the harness beats in vehicle time, so it sets the
-        # timeout as meant, in vehicle seconds.
-        return {"COM_DL_LOSS_T": timeout_s, "NAV_DLL_ACT": _PX4_DLL_ACTIONS[action]}
+        # timeout as meant, in vehicle seconds. COM_FAIL_ACT_T (default 5 s) holds position
+        # that long after the loss before acting: 0, so the action comes after timeout_s.
+        return {"COM_DL_LOSS_T": timeout_s, "NAV_DLL_ACT": _PX4_DLL_ACTIONS[action],
+                "COM_FAIL_ACT_T": 0}  # fmt: skip
     raise NotImplementedError(f"GCS failsafe parameters of autopilot {autopilot} are not known")
 
 
@@ -45,6 +60,13 @@ def fence_params(autopilot: int, kind: str, action: str, alt_max_m: float | None
     raise NotImplementedError(f"fence parameters of autopilot {autopilot} are not known")
 
 
+def failsafe_kept_until_mode_change(autopilot: int) -> bool:
+    """Whether the GCS failsafe stays active after the link returns until the ground station
+    changes mode: PX4's (failsafe.cpp: NAV_DLL_ACT actions clear OnModeChangeOrDisarm); an
+    ArduPilot one clears as the ground station is heard again."""
+    return autopilot == mavlink.MAV_AUTOPILOT_PX4
+
+
 # PX4 packs its mode into custom_mode as main_mode << 16 | sub_mode << 24 (px4_custom_mode.h).
 # The suites speak ArduPilot Copter's mode names; these are PX4's nearest equivalents.
 _PX4_MODES = {
@@ -59,11 +81,21 @@ _PX4_MODES = {
 
 
 def custom_mode(autopilot: int, name: str) -> int:
-    """HEARTBEAT custom_mode of flight mode `name` (as MAV_CMD_DO_SET_MODE takes it)."""
+    """HEARTBEAT custom_mode of flight mode `name`."""
     if autopilot == mavlink.MAV_AUTOPILOT_PX4:
         main, sub = _PX4_MODES[name]
         return main << 16 | sub << 24
     return COPTER_MODES[name]  # ArduPilot Copter, and the built-in simulator
+
+
+def set_mode_params(autopilot: int, name: str) -> tuple[float, float, float]:
+    """MAV_CMD_DO_SET_MODE param1..3 for flight mode `name`: ArduPilot takes its mode number
+    in param2; PX4's commander takes the main mode in param2 and the sub-mode in param3."""
+    custom = mavlink.MAV_MODE_FLAG_CUSTOM_MODE_ENABLED
+    if autopilot == mavlink.MAV_AUTOPILOT_PX4:
+        main, sub = _PX4_MODES[name]
+        return custom, main, sub
+    return custom, COPTER_MODES[name], 0
 
 
 def mode_name(autopilot: int, custom: int) -> str:
@@ -97,3 +129,35 @@ def position_ready(autopilot: int) -> tuple[str, str, Callable[[Any], bool]]:
         "GLOBAL_POSITION_INT",
         lambda m: m.lat != 0 or m.lon != 0,
     )
+
+
+def uses_amsl_altitude(autopilot: int) -> bool:
+    """Whether NAV_TAKEOFF and DO_REPOSITION (COMMAND_LONG) take their altitude above mean sea
+    level: PX4's navigator does (takeoff.cpp compares it with the global altitude); ArduPilot
+    reads it relative to home."""
+    return autopilot == mavlink.MAV_AUTOPILOT_PX4
+
+
+def takeoff_params(autopilot: int, rel_alt_m: float, home_amsl_m: float) -> list[float]:
+    """MAV_CMD_NAV_TAKEOFF param1..7 for a climb to rel_alt_m above home, where it is."""
+    if uses_amsl_altitude(autopilot):
+        # NaN: "not given" to PX4's parameter checks (pitch, yaw, lat/lon: here, as it is)
+        nan = math.nan
+        return [nan, 0, 0, nan, nan, nan, home_amsl_m + rel_alt_m]
+    return [0, 0, 0, 0, 0, 0, rel_alt_m]
+
+
+def git_hash(autopilot: int, custom_version: bytes) -> str:
+    """The firmware's git hash from AUTOPILOT_VERSION flight_custom_version ("" if none):
+    ArduPilot puts the first 8 hex digits there as text; PX4 a little-endian uint64 whose top
+    five bytes are the first 10 hex digits (the low three its vendor version)."""
+    if autopilot == mavlink.MAV_AUTOPILOT_PX4:
+        value = int.from_bytes(custom_version[:8], "little") >> 24
+        return f"{value:010x}" if value else ""
+    return custom_version.rstrip(b"\0").decode("ascii", "replace")
+
+
+def mission_starts_with_home(autopilot: int) -> bool:
+    """Whether mission item 0 is home, which the vehicle fills in itself (ArduPilot, and the
+    built-in simulator), rather than the first item to fly (PX4: it flies item 0 as given)."""
+    return autopilot != mavlink.MAV_AUTOPILOT_PX4

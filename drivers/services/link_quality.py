@@ -8,6 +8,7 @@ import numpy as np
 
 from drivers.errors import WaitTimeout
 from drivers.link.connection import Link
+from drivers.link.stats import outside_dialect
 from drivers.mavlink import mavlink
 from drivers.services.vehicle import Vehicle
 
@@ -128,6 +129,19 @@ class Window:
     def loss_ratio(self) -> float:
         total = self.received + self.lost
         return self.lost / total if total else 0.0
+
+    @property
+    def outside_dialect(self) -> dict[str, int]:
+        return outside_dialect(self.counts)
+
+    def describe_outside_dialect(self) -> str:
+        """e.g. "479 frames of 3 message types outside the dialect (UNKNOWN_290 ...)"."""
+        unknown = self.outside_dialect
+        if not unknown:
+            return "no frames outside the dialect"
+        names = " ".join(sorted(unknown, key=lambda t: -unknown[t]))
+        return (f"{sum(unknown.values())} frames of {len(unknown)} message types outside the "
+                f"dialect ({names}), counted as received")  # fmt: skip
 
 
 def observe(link: Link, sysid: int, compid: int, duration_s: float) -> Window:

@@ -1,9 +1,11 @@
 """Parameter values on the wire: PARAM_VALUE/PARAM_SET carry every value in a float field.
 
 ArduPilot casts integers to float (10 -> 10.0); PX4 copies their bytes (10 -> 1.4e-44). Which
-one a vehicle does follows from its HEARTBEAT autopilot field; decode by param_type either way.
+one a vehicle does it says in AUTOPILOT_VERSION capabilities (MAV_PROTOCOL_CAPABILITY_PARAM_
+ENCODE_*), else its HEARTBEAT autopilot field tells; decode by param_type either way.
 """
 
+import math
 import struct
 
 from drivers.mavlink import mavlink
@@ -18,8 +20,15 @@ _INT_FORMATS = {
 }
 
 
-def is_bytewise(autopilot: int) -> bool:
-    """True for autopilots that bit-cast integer parameters into the float field."""
+def is_bytewise(autopilot: int, capabilities: int | None = None) -> bool:
+    """True for a vehicle that copies integer parameters' bytes into the float field: as its
+    AUTOPILOT_VERSION capabilities say (PARAM_ENCODE_BYTEWISE or PARAM_ENCODE_C_CAST), else
+    as its autopilot family does (PX4 bytewise, ArduPilot by cast)."""
+    if capabilities is not None:
+        if capabilities & mavlink.MAV_PROTOCOL_CAPABILITY_PARAM_ENCODE_BYTEWISE:
+            return True
+        if capabilities & mavlink.MAV_PROTOCOL_CAPABILITY_PARAM_ENCODE_C_CAST:
+            return False
     return autopilot == mavlink.MAV_AUTOPILOT_PX4
 
 
@@ -28,15 +37,15 @@ def decode(wire: float, param_type: int, bytewise: bool) -> float:
     if fmt is None:
         return wire
     if not bytewise:
-        return float(round(wire))
+        return float(round(wire)) if math.isfinite(wire) else wire  # NaN: not a cast integer
     raw = struct.pack("<f", wire)[: struct.calcsize(fmt)]
     return float(struct.unpack(fmt, raw)[0])
 
 
 def encode(value: float, param_type: int, bytewise: bool) -> float:
     fmt = _INT_FORMATS.get(param_type)
-    if fmt is None or not bytewise:
-        return float(value)
+    if fmt is None or not bytewise or not math.isfinite(value):
+        return float(value)  # NaN, inf: no integer has them; their float bits go as they are
     raw = struct.pack(fmt, int(value)).ljust(4, b"\0")
     return struct.unpack("<f", raw)[0]
 

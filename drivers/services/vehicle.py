@@ -64,7 +64,7 @@ class Vehicle:
             timeout_s=float("inf"),  # no vehicle clock yet: bounded by link.silence_s (wall)
         )
         self.autopilot = hb.msg.autopilot
-        self.bytewise_params = params.is_bytewise(hb.msg.autopilot)
+        self.bytewise_params = params.is_bytewise(hb.msg.autopilot)  # until it says (below)
         for name, hz in streams.items():
             self._send_command(mavlink.MAV_CMD_SET_MESSAGE_INTERVAL, _msg_id(name), 1e6 / hz)
         self.link.wait(
@@ -75,6 +75,10 @@ class Vehicle:
         )
         for name, hz in {**streams, **flavour.extra_streams(self.autopilot)}.items():
             self.request_stream(name, hz)  # now confirmed, with retries, in vehicle time
+        version = self._autopilot_version(1.0)  # how it encodes integer parameters, if it says
+        self.bytewise_params = params.is_bytewise(
+            self.autopilot, version.msg.capabilities if version else None
+        )
 
     def request_stream(self, name: str, hz: float) -> None:
         """Ask for a message at `hz` (MAV_CMD_SET_MESSAGE_INTERVAL); raise if refused."""
@@ -125,8 +129,23 @@ class Vehicle:
         if hb is not None:
             ident["autopilot"] = _enum_name("MAV_AUTOPILOT", hb.autopilot)
             ident["vehicle_type"] = _enum_name("MAV_TYPE", hb.type)
+        got = self._autopilot_version(timeout_s)
+        if got is None:
+            return ident  # an autopilot that does not say: the heartbeat is all there is
+        av = got.msg
+        v = av.flight_sw_version
+        ident["flight_sw_version"] = f"{v >> 24 & 0xFF}.{v >> 16 & 0xFF}.{v >> 8 & 0xFF}"
+        ident["flight_sw_type"] = _FW_TYPES.get(v & 0xFF, str(v & 0xFF))
+        githash = flavour.git_hash(self.autopilot, bytes(av.flight_custom_version))
+        if githash:
+            ident["git_hash"] = githash
+        ident.update(board_version=av.board_version, vendor_id=av.vendor_id,
+                     product_id=av.product_id, uid=av.uid)  # fmt: skip
+        return ident
+
+    def _autopilot_version(self, timeout_s: float) -> Timed | None:
         try:
-            got = self.link.request(
+            return self.link.request(
                 self.link.mav.command_long_encode(
                     self.sysid, self.compid, mavlink.MAV_CMD_REQUEST_MESSAGE, 0,
                     mavlink.MAVLINK_MSG_ID_AUTOPILOT_VERSION, 0, 0, 0, 0, 0, 0,
@@ -135,17 +154,7 @@ class Vehicle:
                 timeout_s=timeout_s,
             )  # fmt: skip
         except WaitTimeout:
-            return ident  # an autopilot that does not say: the heartbeat is all there is
-        av = got.msg
-        v = av.flight_sw_version
-        ident["flight_sw_version"] = f"{v >> 24 & 0xFF}.{v >> 16 & 0xFF}.{v >> 8 & 0xFF}"
-        ident["flight_sw_type"] = _FW_TYPES.get(v & 0xFF, str(v & 0xFF))
-        githash = bytes(av.flight_custom_version).rstrip(b"\0")
-        if githash:
-            ident["git_hash"] = githash.decode("ascii", "replace")
-        ident.update(board_version=av.board_version, vendor_id=av.vendor_id,
-                     product_id=av.product_id, uid=av.uid)  # fmt: skip
-        return ident
+            return None
 
     # -- parameters ----------------------------------------------------------------------------
     def remember_type(self, name: str, param_type: int) -> None:
@@ -310,11 +319,34 @@ class Vehicle:
             raise CommandRejected(f"{_cmd_name(cmd)} answered {result_name(result)} ({said})")
 
     def set_mode(self, name: str, timeout_s: float = 5.0) -> None:
+        """DO_SET_MODE, confirmed by HEARTBEAT. An ACCEPTED may not be the last word (a MAVLink
+        layer may accept before the mode logic decides): a refusal that follows it, before the
+        mode shows, is the answer."""
         number = flavour.custom_mode(self.autopilot, name)
-        self.command_ok(
-            mavlink.MAV_CMD_DO_SET_MODE, mavlink.MAV_MODE_FLAG_CUSTOM_MODE_ENABLED, number
-        )
-        self.wait_heartbeat(f"mode {name}", lambda m: m.custom_mode == number, timeout_s)
+        cmd = mavlink.MAV_CMD_DO_SET_MODE
+
+        def shown_or_refused(m: Message) -> bool:
+            if m.get_type() == "HEARTBEAT":
+                return m.custom_mode == number
+            return m.command == cmd and m.result not in (
+                mavlink.MAV_RESULT_ACCEPTED, mavlink.MAV_RESULT_IN_PROGRESS
+            )
+
+        since = self.link.clock.now()
+        with self.link.subscribe(["HEARTBEAT", "COMMAND_ACK"]) as sub:
+            self.command_ok(cmd, *flavour.set_mode_params(self.autopilot, name))
+            got = self.link.wait(
+                f"mode {name}", ["HEARTBEAT", "COMMAND_ACK"],
+                lambda m: self._from_vehicle(m) and shown_or_refused(m),
+                timeout_s=timeout_s, include_latest=True, sub=sub,
+            )  # fmt: skip
+        if got.msg.get_type() == "COMMAND_ACK":
+            self.link.collect(["STATUSTEXT"], self.EXPLAIN_S)
+            said = "; ".join(self.recent_statustext(since)) or "no STATUSTEXT"
+            raise CommandRejected(
+                f"{_cmd_name(cmd)} answered ACCEPTED, then {result_name(got.msg.result)} "
+                f"({said})"
+            )
 
     def wait_armable(self, timeout_s: float) -> Timed:
         """Wait for the pre-arm checks to pass (SYS_STATUS PREARM_CHECK health bit) and for the
@@ -345,14 +377,31 @@ class Vehicle:
         self.wait_heartbeat("the armed flag to clear", lambda m: not m.base_mode & ARMED, timeout_s)
 
     def takeoff(self, alt_m: float, tolerance_m: float, timeout_s: float) -> Timed:
-        """GUIDED take-off; returns the GLOBAL_POSITION_INT that reached the altitude."""
-        self.command_ok(mavlink.MAV_CMD_NAV_TAKEOFF, *[0] * 6, alt_m)
-        return self.link.wait(
+        """GUIDED take-off to alt_m above home; returns the GLOBAL_POSITION_INT that reached the
+        altitude, once the vehicle holds there in the mode it took off from (PX4 flies the
+        climb in a take-off mode of its own, then goes back to holding)."""
+        holding = self.latest("HEARTBEAT")
+        start = self.link.clock.now()
+        params = flavour.takeoff_params(self.autopilot, alt_m, self.home_amsl_m())
+        self.command_ok(mavlink.MAV_CMD_NAV_TAKEOFF, *params)
+        reached = self.link.wait(
             f"relative altitude {alt_m:g} m (± {tolerance_m:g} m)",
             ["GLOBAL_POSITION_INT"],
             lambda m: self._from_vehicle(m) and m.relative_alt / 1000 >= alt_m - tolerance_m,
             timeout_s=timeout_s,
         )
+        if holding is not None:
+            left = max(0.0, timeout_s - (self.link.clock.now() - start))
+            mode = flavour.mode_name(self.autopilot, holding.custom_mode)
+            self.wait_heartbeat(f"the end of the take-off (mode {mode} again)",
+                                lambda m: m.custom_mode == holding.custom_mode, left)  # fmt: skip
+        return reached
+
+    def home_amsl_m(self) -> float:
+        """Home's altitude above mean sea level, from GLOBAL_POSITION_INT (alt - relative_alt):
+        what an AMSL altitude in a command is counted from. NaN before the first position."""
+        pos = self.latest("GLOBAL_POSITION_INT")
+        return (pos.alt - pos.relative_alt) / 1000.0 if pos else float("nan")
 
     def land(self, timeout_s: float) -> Timed:
         """LAND mode; returns the HEARTBEAT that showed the vehicle disarmed on the ground."""
@@ -382,12 +431,16 @@ class Vehicle:
         unlike SET_POSITION_TARGET_GLOBAL_INT; switches to GUIDED), then wait until within
         radius_m horizontally. speed_m_s -1: the vehicle's default. Returns the position."""
         # COMMAND_INT: ArduPilot takes DO_REPOSITION only so (as COMMAND_LONG it answers
-        # UNSUPPORTED), and lat/lon keep their 1e-7 degrees. Yaw NaN: keep the vehicle's own.
+        # UNSUPPORTED), and lat/lon keep their 1e-7 degrees. The altitude frame: relative to
+        # home where the autopilot reads it so, above mean sea level for PX4. Yaw NaN: its own.
+        amsl = flavour.uses_amsl_altitude(self.autopilot)
+        frame = mavlink.MAV_FRAME_GLOBAL_INT if amsl else mavlink.MAV_FRAME_GLOBAL_RELATIVE_ALT_INT
+        alt = rel_alt_m + (self.home_amsl_m() if amsl else 0.0)
         since = self.link.clock.now()
         result = self.command_int(
-            mavlink.MAV_CMD_DO_REPOSITION, mavlink.MAV_FRAME_GLOBAL_RELATIVE_ALT_INT,
+            mavlink.MAV_CMD_DO_REPOSITION, frame,
             (speed_m_s, mavlink.MAV_DO_REPOSITION_FLAGS_CHANGE_MODE, 0, math.nan),
-            round(lat * 1e7), round(lon * 1e7), rel_alt_m,
+            round(lat * 1e7), round(lon * 1e7), alt,
         )  # fmt: skip
         if result != mavlink.MAV_RESULT_ACCEPTED:
             self.link.collect(["STATUSTEXT"], self.EXPLAIN_S)

@@ -391,7 +391,9 @@ def exempt_message(name: str) -> Any:
     """A message of type `name` with hostile-looking values: counters and levels at extremes."""
     cls = mavlink.mavlink_map[getattr(mavlink, f"MAVLINK_MSG_ID_{name}")]
     values = []
-    for fname, ftype, alen in zip(cls.fieldnames, cls.fieldtypes, cls.array_lengths, strict=True):
+    lengths = dict(zip(cls.ordered_fieldnames, cls.array_lengths, strict=True))  # wire order
+    for fname, ftype in zip(cls.fieldnames, cls.fieldtypes, strict=True):
+        alen = lengths[fname]
         if ftype == "char":
             values.append(b"SKYPROOF")
         elif alen:
