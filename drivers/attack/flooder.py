@@ -4,6 +4,7 @@ time, from a thread of its own (or paced from the caller's), and leaves mid-conv
 
 from __future__ import annotations
 
+import contextlib
 import select
 import socket
 import threading
@@ -28,9 +29,12 @@ class Flooder:
         self.error: str | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._clock: Any = None
+        self._left = False
 
     def start(self, clock: Any, duration_s: float) -> None:
         """Flood for `duration_s` vehicle seconds of `clock` (a VehicleClock)."""
+        self._clock = clock
         self._thread = threading.Thread(
             target=self._run, args=(clock, duration_s), name="flooder", daemon=True
         )
@@ -87,6 +91,7 @@ class Flooder:
         Why not just close(): a close with the vehicle's replies unread sends a reset, which
         discards whatever the vehicle had not read yet, so what it saw of the attack would
         depend on scheduling."""
+        self._left = True
         self.sock.shutdown(socket.SHUT_WR)
         parser = mavlink.MAVLink(None)
         deadline = clock.now() + within_s
@@ -116,10 +121,31 @@ class Flooder:
         if self._thread is not None:
             self._thread.join(timeout=timeout_wall_s)
 
+    QUIET_S = 1.0  # vehicle seconds without a PARAM_VALUE: the flood's reads are all answered
+    SETTLE_S = 5.0  # vehicle seconds at most to wait for that
+
     def close(self) -> None:
+        """Stop flooding and go. Unless the check chose how to leave (`leave`), go politely:
+        first read the answers to the flood's own parameter reads, so none is left queued for
+        a peer that is gone (ArduPilot's parameter service stalls on such an answer: that is
+        the recovery check's attack, not a side effect for the other flood checks to cause)."""
         self._stop.set()
         self.wait(2.0)
+        if not self._left and self._clock is not None:
+            with contextlib.suppress(OSError):
+                self._settle(self._clock)
         self.sock.close()
+
+    def _settle(self, clock: Any) -> None:
+        parser = mavlink.MAVLink(None)
+        parser.robust_parsing = True
+        start = last = clock.now()
+        while clock.now() - last < self.QUIET_S and clock.now() - start < self.SETTLE_S:
+            got = self._receive(clock, parser, wait=True)
+            if got is None:
+                return  # the vehicle closed: nothing can be queued for us
+            if any(m.get_type() == "PARAM_VALUE" for m in got):
+                last = clock.now()
 
     def __enter__(self) -> Flooder:
         return self
