@@ -128,7 +128,10 @@ class Flooder:
         """Stop flooding and go. Unless the check chose how to leave (`leave`), go politely:
         first read the answers to the flood's own parameter reads, so none is left queued for
         a peer that is gone (ArduPilot's parameter service stalls on such an answer: that is
-        the recovery check's attack, not a side effect for the other flood checks to cause)."""
+        the recovery check's attack, not a side effect for the other flood checks to cause).
+        Idempotent."""
+        if self.sock.fileno() == -1:
+            return
         self._stop.set()
         self.wait(2.0)
         if not self._left and self._clock is not None:
