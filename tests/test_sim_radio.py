@@ -146,7 +146,7 @@ def test_rssi_falls_with_distance(sim):
 def test_counters_are_monotonic(sim):
     s = sim("--radio", "1")
     s.peer(0).set_param("SIM_RADIO_SENS", -24)  # ~4 dB margin: some loss, some FEC fixes
-    seen = s.peer(1).statuses(6)
+    seen = s.peer(1).statuses(12)  # fades come and go: over 6 reports one may see no loss
     for a, b in itertools.pairwise(seen):
         assert b.rxerrors >= a.rxerrors and b.fixed >= a.fixed
     assert seen[-1].rxerrors > seen[0].rxerrors and seen[-1].fixed > seen[0].fixed
