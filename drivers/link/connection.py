@@ -250,6 +250,7 @@ class Link:
                     break
         now = clock.now()
         streams, subs, latest, texts = stats.streams, self._subs, self._latest, self.statustexts
+        last_key, stream = None, None  # a chunk's frames mostly come from one sender in a row
         for msg in msgs:
             mtype = msg._type
             if mtype == "BAD_DATA":
@@ -258,8 +259,10 @@ class Link:
             hdr = msg._header
             if hdr.msgId == _UNKNOWN:  # outside the dialect: pymavlink left its header empty
                 hdr = msg._header = frame_header(msg)
-            src, comp = hdr.srcSystem, hdr.srcComponent
-            (streams.get((src, comp)) or stats.add((src, comp))).update(hdr.seq, mtype)
+            src, comp = key = hdr.srcSystem, hdr.srcComponent
+            if key != last_key:
+                stream, last_key = streams.get(key) or stats.add(key), key
+            stream.update(hdr.seq, mtype)
             timed = Timed(now, msg)
             if src == vehicle:
                 latest[(comp, mtype)] = timed
