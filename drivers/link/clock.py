@@ -33,6 +33,7 @@ class VehicleClock:
         self._last_boot_s = 0.0
         self._sample: _Sample | None = None
         self._anchor = (0.0, 0.0)  # (vt, wall) the next pace estimate is measured from
+        self._paced = False  # whether a pace has been measured yet (1.0 is assumed until then)
         self._returned = 0.0
         self.reboots = 0
 
@@ -62,7 +63,11 @@ class VehicleClock:
         pace = last.pace
         anchor_vt, anchor_wall = self._anchor
         if wall - anchor_wall >= self.PACE_WINDOW_S:  # close samples would make a noisy pace
-            pace = 0.5 * pace + 0.5 * (vt - anchor_vt) / (wall - anchor_wall)
+            measured = (vt - anchor_vt) / (wall - anchor_wall)
+            # the first measurement replaces the 1.0 assumed until then: blended with it, the pace
+            # of a vehicle at 40x would take a second of wall time (40 of its seconds) to settle
+            pace = 0.5 * pace + 0.5 * measured if self._paced else measured
+            self._paced = True
             self._anchor = (vt, wall)
         self._sample = _Sample(vt, wall, pace)
 
