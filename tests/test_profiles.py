@@ -455,7 +455,7 @@ def test_the_shipped_sim_profile_loads(monkeypatch):
     profile = load_profile("profiles/sim.yaml")
     assert profile.name == yaml.safe_load((SHIPPED / "sim.yaml").read_text("utf-8"))["name"]
     assert profile.vehicle["home"] == [22.5431, 113.9425, 20.0, 0]
-    assert (profile.vehicle["speedup"], profile.vehicle["seed"]) == (40, 1)
+    assert (profile.vehicle["speedup"], profile.vehicle["seed"]) == (20, 1)
     assert profile.suites["basic"]["heartbeat_hz"] == [0.8, 1.2]
     assert {"mavlink", "gb42590"} <= set(profile.requirements)
     sources = [p.relative_to(SHIPPED).as_posix() for p in profile.sources]
