@@ -26,6 +26,8 @@ class Flooder:
         self.sock = socket.create_connection((LOOPBACK, int(port)), timeout=5.0)
         self.sent = 0
         self.bytes = 0
+        self.flooded_s = 0.0  # vehicle seconds the timed flood ran
+        self.flooded = 0  # frames it wrote in them
         self.error: str | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -56,6 +58,13 @@ class Flooder:
                 self._stop.wait(min(0.01, 1.0 / self.rate_hz / max(clock.pace, 1e-3)))
         except OSError as exc:
             self.error = f"flood connection failed: {exc}"
+        finally:
+            self.flooded_s, self.flooded = clock.now() - start, self.sent
+
+    @property
+    def achieved_hz(self) -> float:
+        """Frames a vehicle second the timed flood actually wrote (0 before it ran)."""
+        return self.flooded / self.flooded_s if self.flooded_s > 0 else 0.0
 
     def _drain(self) -> None:
         """Read and drop what the vehicle sends us, so its output buffer never fills."""
