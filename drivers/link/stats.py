@@ -9,8 +9,29 @@ drivers/mavlink.py frame_header): a frame pymavlink cannot decode is not a lost 
 from dataclasses import dataclass, field
 
 
+class Tally:
+    """What a count of one sender's frames says: `received`, `lost` (by sequence numbers) and
+    `by_type` (frames per message type), kept by the class that mixes it in."""
+
+    received: int
+    lost: int
+    by_type: dict[str, int]
+
+    @property
+    def loss_ratio(self) -> float:
+        total = self.received + self.lost
+        return self.lost / total if total else 0.0
+
+    @property
+    def outside_dialect(self) -> dict[str, int]:
+        """Frames of messages the dialect does not know (pymavlink's UNKNOWN_<id>), per type:
+        they arrived, and count as received, but nothing in them could be read beyond the
+        header."""
+        return {t: n for t, n in self.by_type.items() if t.startswith("UNKNOWN_")}
+
+
 @dataclass
-class StreamStats:
+class StreamStats(Tally):
     received: int = 0
     lost: int = 0
     last_seq: int | None = None
@@ -23,21 +44,6 @@ class StreamStats:
         self.last_seq = seq
         self.received += 1
         self.by_type[msg_type] = self.by_type.get(msg_type, 0) + 1
-
-    @property
-    def loss_ratio(self) -> float:
-        total = self.received + self.lost
-        return self.lost / total if total else 0.0
-
-    @property
-    def outside_dialect(self) -> dict[str, int]:
-        return outside_dialect(self.by_type)
-
-
-def outside_dialect(by_type: dict[str, int]) -> dict[str, int]:
-    """Frames of messages the dialect does not know (pymavlink's UNKNOWN_<id>), per type: they
-    arrived, and count as received, but nothing in them could be read beyond the header."""
-    return {t: n for t, n in by_type.items() if t.startswith("UNKNOWN_")}
 
 
 class LinkStats:

@@ -8,7 +8,7 @@ import numpy as np
 
 from drivers.errors import WaitTimeout
 from drivers.link.connection import Link
-from drivers.link.stats import outside_dialect
+from drivers.link.stats import Tally
 from drivers.mavlink import mavlink
 from drivers.services.vehicle import Vehicle
 
@@ -116,23 +116,14 @@ def command_round_trips(
 
 
 @dataclass(frozen=True)
-class Window:
+class Window(Tally):
     duration_s: float
-    counts: dict[str, int]  # messages per type from the sender, in the window
+    by_type: dict[str, int]  # messages per type from the sender, in the window
     received: int
     lost: int
 
     def rate(self, mtype: str) -> float:
-        return self.counts.get(mtype, 0) / self.duration_s
-
-    @property
-    def loss_ratio(self) -> float:
-        total = self.received + self.lost
-        return self.lost / total if total else 0.0
-
-    @property
-    def outside_dialect(self) -> dict[str, int]:
-        return outside_dialect(self.counts)
+        return self.by_type.get(mtype, 0) / self.duration_s
 
     def describe_outside_dialect(self) -> str:
         """e.g. "479 frames of 3 message types outside the dialect (UNKNOWN_290 ...)"."""
