@@ -16,7 +16,12 @@ from pathlib import Path, PurePath
 from typing import Any
 from urllib.parse import quote
 
-from reports.summary import VERDICT
+from reports.summary import (
+    VERDICT,
+    check_name,
+    checks_by_requirement,
+    requirement_state,
+)
 
 MIME = {".png": "image/png", ".svg": "image/svg+xml", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
 RUN_SUBFOLDERS = ("tlogs", "reproducers", "plots")
@@ -152,36 +157,14 @@ def _waivers(results: dict[str, Any]) -> list[str]:
     return ["<h2>Waivers</h2>", *_table(head, rows, (24, 9, 28, 10, 29))]
 
 
-def requirement_state(req: dict[str, Any], checks: list[dict[str, Any]]) -> tuple[str, str]:
-    """(verified | failed | waived | not tested | not verifiable, why): summary.md's logic, with
-    the reason spelled out where a person would ask "why not?"."""
-    if not req.get("verifiable", True):
-        return "not verifiable", f"not verifiable over MAVLink: {req.get('reason', '')}"
-    by = {o: [c for c in checks if c["outcome"] == o] for o in VERDICT}
-    if by["failed"] or by["error"]:
-        return "failed", "failed by " + ", ".join(_name(c) for c in by["failed"] + by["error"])
-    if by["waived"]:
-        return "waived", "; ".join(sorted({_first(c) for c in by["waived"]}))
-    if by["passed"] or by["flaky"]:
-        notes = ["passed only on a retry"] * bool(by["flaky"])
-        notes += ["some checks skipped"] * bool(by["skipped"])
-        return "verified", "; ".join(notes)
-    if by["skipped"] or by["interrupted"] or by["not_run"]:
-        return "not tested", "; ".join(sorted({_first(c) for c in checks}))
-    return "not tested", "no check in this run verifies it"
-
-
 def _requirements(results: dict[str, Any], anchors: dict[str, str]) -> list[str]:
     registry = results.get("requirements", {})
-    by_req: dict[str, list[dict[str, Any]]] = {}
-    for c in results.get("checks", []):
-        for rid in c.get("requirements", []):
-            by_req.setdefault(rid, []).append(c)
+    by_req = checks_by_requirement(results)
     rows = []
     for rid, req in registry.items():
         checks = by_req.get(rid, [])
         state, why = requirement_state(req, checks)
-        by = ", ".join(f'<a href="#{anchors[c["nodeid"]]}">{_e(_name(c))}</a>' for c in checks)
+        by = ", ".join(f'<a href="#{anchors[c["nodeid"]]}">{_e(check_name(c))}</a>' for c in checks)
         rows.append(f'<tr class="requirement" data-state="{_e(state)}"><td>{_e(rid)}</td>'
                     f"<td>{_e(req.get('title'))}</td><td>{_badge(state, state.replace(' ', '-'))}"
                     f"</td><td>{_e(why)}</td><td>{by or '—'}</td></tr>")  # fmt: skip
@@ -273,16 +256,6 @@ def _link(path: str | None, run_dir: Path) -> str:
     if rel is None:
         return f"<code>{_e(path)}</code> (outside the run folder)"
     return f'<a href="{_e(quote(rel.as_posix()))}">{_e(p.name)}</a>'
-
-
-def _name(check: dict[str, Any]) -> str:
-    return check["nodeid"].split("::")[-1]
-
-
-def _first(check: dict[str, Any]) -> str:
-    lines = (check.get("message") or "").strip().splitlines()
-    first = lines[0] if lines else check["outcome"]
-    return f"{_name(check)}: {first[:117] + '...' if len(first) > 120 else first}"
 
 
 def _value(value: Any) -> str:

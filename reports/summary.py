@@ -132,38 +132,64 @@ def _cell(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
+def checks_by_requirement(results: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    by_req: dict[str, list[dict[str, Any]]] = {}
+    for c in results.get("checks", []):
+        for rid in c.get("requirements", []):
+            by_req.setdefault(rid, []).append(c)
+    return by_req
+
+
+def requirement_state(req: dict[str, Any], checks: list[dict[str, Any]]) -> tuple[str, str]:
+    """(verified | failed | waived | not tested | not verifiable, why), the why spelled out
+    where a person would ask "why not?", and the registry's note (a secondary source, a mapping
+    that is an interpretation) after it."""
+    state, why = _state(req, checks)
+    return state, "; ".join(part for part in (why, req.get("note") or "") if part)
+
+
+def _state(req: dict[str, Any], checks: list[dict[str, Any]]) -> tuple[str, str]:
+    if not req.get("verifiable", True):
+        return "not verifiable", f"not verifiable over MAVLink: {req.get('reason', '')}"
+    by = {o: [c for c in checks if c["outcome"] == o] for o in VERDICT}
+    if by["failed"] or by["error"]:
+        return "failed", "failed by " + ", ".join(check_name(c) for c in by["failed"] + by["error"])
+    if by["waived"]:
+        return "waived", "; ".join(sorted({first_line(c) for c in by["waived"]}))
+    if by["passed"] or by["flaky"]:
+        notes = ["passed only on a retry"] * bool(by["flaky"])
+        notes += ["some checks skipped"] * bool(by["skipped"])
+        return "verified", "; ".join(notes)
+    if by["skipped"] or by["interrupted"] or by["not_run"]:
+        return "not tested", "; ".join(sorted({first_line(c) for c in checks}))
+    return "not tested", "no check in this run verifies it"
+
+
+def check_name(check: dict[str, Any]) -> str:
+    return check["nodeid"].split("::")[-1]
+
+
+def first_line(check: dict[str, Any]) -> str:
+    """The check's name and the first line of its message (or its outcome), cut at 120."""
+    lines = (check.get("message") or "").strip().splitlines()
+    first = lines[0] if lines else check["outcome"]
+    return f"{check_name(check)}: {first[:117] + '...' if len(first) > 120 else first}"
+
+
 def requirements_view(results: dict[str, Any]) -> list[str]:
     registry = results.get("requirements", {})
     if not registry:
         return []
-    by_req: dict[str, list[dict[str, Any]]] = {}
-    for c in results.get("checks", []):
-        for rid in c["requirements"]:
-            by_req.setdefault(rid, []).append(c)
-    lines = ["## Requirements", "", "| requirement | title | verdict | by |", "|---|---|---|---|"]
+    by_req = checks_by_requirement(results)
+    lines = ["## Requirements", "", "| requirement | title | state | why | by |",
+             "|---|---|---|---|---|"]  # fmt: skip
     for rid, req in registry.items():
         checks = by_req.get(rid, [])
-        lines.append(
-            f"| {rid} | {req['title']} | {_req_verdict(req, checks)} | "
-            + (", ".join(f"`{c['nodeid'].split('::')[-1]}`" for c in checks) or "—")
-            + " |"
-        )
+        state, why = requirement_state(req, checks)
+        state = state.upper() if state == "failed" else state
+        by = ", ".join(f"`{check_name(c)}`" for c in checks) or "—"
+        lines.append(f"| {rid} | {_cell(req['title'])} | {state} | {_cell(why) or '—'} | {by} |")
     return lines
-
-
-def _req_verdict(req: dict[str, Any], checks: list[dict[str, Any]]) -> str:
-    if not req.get("verifiable", True):
-        return f"not verifiable over MAVLink: {req.get('reason', '')}"
-    outcomes = {c["outcome"] for c in checks}
-    if outcomes & {"failed", "error"}:
-        return "FAIL"
-    if "waived" in outcomes:
-        return "WAIVED"
-    if "flaky" in outcomes:
-        return "FLAKY (passed only on a retry)"
-    if "passed" in outcomes:
-        return "PASS" + (" (some checks skipped)" if "skipped" in outcomes else "")
-    return "not tested in this run"
 
 
 def _figure(m: dict[str, Any]) -> str:

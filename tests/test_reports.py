@@ -47,11 +47,14 @@ def test_the_summary_is_built_from_results_alone():
         ],
         "requirements": {
             "R1": {"title": "one", "verifiable": True},
-            "R2": {"title": "two", "verifiable": True},
+            "R2": {"title": "two", "verifiable": True, "note": "interpretation: mapped to x"},
             "R3": {"title": "three", "verifiable": False, "reason": "a physical test"},
         },
     }  # fmt: skip
     text = build_summary(json.loads(json.dumps(results)))
     assert "verdict: FAIL" in text and "gap: 3 s (<= 2 s) ✗" in text
-    assert "| R1 | one | FAIL |" in text and "| R2 | two | not tested in this run |" in text
+    assert "| R1 | one | FAILED | failed by test_a |" in text
+    # the registry's note (here: the mapping is an interpretation) goes with the state
+    assert ("| R2 | two | not tested | no check in this run verifies it; interpretation: mapped "
+            "to x |") in text  # fmt: skip
     assert "not verifiable over MAVLink: a physical test" in text
