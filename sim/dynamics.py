@@ -27,12 +27,16 @@ def _toward(dist: float, speed: float, accel: float) -> float:
     return min(speed, math.sqrt(2 * accel * dist), 1.5 * dist)
 
 
+OVERSHOOT = 1.2  # fault speed_overshoot: this share of the speed asked
+
+
 def horizontal_speed(v: Vehicle) -> float:
+    k = OVERSHOOT if v.faults.on("speed_overshoot") else 1.0
     if v.speed_override:
-        return v.speed_override
+        return k * v.speed_override
     if v.mode == modes.RTL and v.params["RTL_SPEED"] > 0:
-        return v.params["RTL_SPEED"] / 100
-    return v.params["WPNAV_SPEED"] / 100
+        return k * v.params["RTL_SPEED"] / 100
+    return k * v.params["WPNAV_SPEED"] / 100
 
 
 def desired(v: Vehicle, tn: float, te: float, talt: float) -> tuple[float, float, float]:

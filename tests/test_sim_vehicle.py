@@ -401,14 +401,20 @@ def test_gcs_failsafe(sim, fault, mode, delay):
     s.wait("HEARTBEAT", lambda m: m.custom_mode == mode)
 
 
-def test_battery_failsafe_rtl(sim):
+def test_battery_failsafe_low_then_critical(sim):
     s = sim()
-    assert s.set_param("FS_BATT_ENABLE", 2) == 2
+    assert s.set_param("BATT_FS_LOW_ACT", 2) == 2  # RTL
+    assert s.set_param("BATT_FS_CRT_ACT", 1) == 1  # LAND
+    assert s.set_param("BATT_CRT_VOLT", 9.75) == 9.75
     _airborne(s)
-    s.set_param("SIM_BATT_VOLTAGE", 10.0)  # resting voltage now under BATT_LOW_VOLT 10.5
+    s.set_param("SIM_BATT_VOLTAGE", 10.25)  # under BATT_LOW_VOLT 10.5, over the critical 9.75
     took = _seconds_until(s, "STATUSTEXT", _text("Battery 1 is low"), 15)
-    assert took is not None and 9.5 < took < 11, f"battery failsafe after {took} s"
+    assert took is not None and 9.9 < took < 10.5, f"low-battery failsafe after {took} s"
     s.wait("HEARTBEAT", lambda m: m.custom_mode == RTL)
+    s.set_param("SIM_BATT_VOLTAGE", 9.5)
+    took = _seconds_until(s, "STATUSTEXT", _text("Battery 1 is critical"), 15)
+    assert took is not None and 9.9 < took < 10.5, f"critical-battery failsafe after {took} s"
+    s.wait("HEARTBEAT", lambda m: m.custom_mode == LAND)
 
 
 @pytest.mark.parametrize("fault", [None, "fence_ignored"])
