@@ -144,6 +144,8 @@ class Vehicle:
             fails.append("Need Position Estimate")
         elif not self.gps_ok:
             fails.append("GPS 1: Bad fix")
+        if "battery" in self.failsafe:  # latched until a reboot or MAV_CMD_BATTERY_RESET
+            fails.append("Battery failsafe")
         fails += self.battery.prearm_failures()
         if "fence" in self.failsafe:
             fails.append("Vehicle breaching fence")

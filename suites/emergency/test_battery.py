@@ -30,6 +30,8 @@ WATCHED = ["SYS_STATUS", "HEARTBEAT", "STATUSTEXT"]
 WAIT_FACTOR = 2.0  # a stage is watched this many times its bound, so a late action gets a figure
 HOVER_SAMPLE_S = 1.0  # vehicle seconds of SYS_STATUS the hover voltage is the median of
 TEXT_AFTER_S = 0.5  # vehicle seconds to collect texts that follow the mode change
+RESTORE_S = 5.0  # vehicle seconds for the restored pack to show, and the failsafe to clear
+BATTERY_OK = mavlink.MAV_SYS_STATUS_SENSOR_BATTERY  # SYS_STATUS health: no failsafe latched
 
 
 @dataclass
@@ -54,9 +56,19 @@ def fresh_pack(vehicle: Vehicle) -> Iterator[None]:
     if vehicle.armed:
         return  # the vehicle fixture makes it safe (or replaces it), and says so
     change = vehicle.journal.get(flavour.simulated_pack_param(vehicle.autopilot))
-    if change is not None:
-        vehicle.set_param(change.name, change.original)
+    if change is None:
+        return  # the check never lowered it
+    vehicle.set_param(change.name, change.original)
+    # the reset judges the battery as the vehicle last read it: wait until that is the restored
+    # pack, over both thresholds, or ArduPilot re-latches the failsafe at once
+    floor = max(vehicle.get_param("BATT_LOW_VOLT"), vehicle.get_param("BATT_CRT_VOLT"))
+    vehicle.link.wait(f"SYS_STATUS voltage back over {floor:.2f} V (the pack restored)",
+                      ["SYS_STATUS"], lambda m: m.voltage_battery / 1000 > floor,
+                      timeout_s=RESTORE_S)  # fmt: skip
     vehicle.command_ok(mavlink.MAV_CMD_BATTERY_RESET, 1, 100)
+    vehicle.link.wait("SYS_STATUS battery healthy again (the failsafe cleared)", ["SYS_STATUS"],
+                      lambda m: m.onboard_control_sensors_health & BATTERY_OK,
+                      timeout_s=RESTORE_S)  # fmt: skip
 
 
 def fly_and_arm_failsafe(vehicle: Vehicle, s: dict[str, Any]) -> Pack:
