@@ -60,6 +60,8 @@ FAULTS: dict[str, str] = {
     "is accepted and flown to",
     "guided_alt_limit_plus_3m": "a GUIDED destination above the altitude fence is accepted and "
     "flown to 3 m above FENCE_ALT_MAX (the limit checked 3 m too high)",
+    "velocity_climb_ignores_alt_limit": "a GUIDED velocity climb goes on through the altitude "
+    "fence (no braking under FENCE_ALT_MAX)",
     "speed_overshoot": "horizontal speed 20 % above what was asked (DO_CHANGE_SPEED, "
     "WPNAV_SPEED)",
     "accepts_unsigned": "with a signing key set, unsigned frames are still accepted on every link",

@@ -5,7 +5,8 @@ to FAILS with a fragment of its OWN message while every other check of the run p
 (tests/known_bad/runner.py). The faults: a battery failsafe that never fires; one that fires 3 s
 late, or at once (BATT_LOW_TIMER ignored); a low stage that LANDs where RTL is set; a critical
 stage that never comes; a silent one; a GUIDED climb above the altitude limit accepted, or capped
-3 m too high; a ground speed 20 % over the one commanded."""
+3 m too high; a velocity climb not stopped at the limit; a ground speed 20 % over the one
+commanded."""
 
 import pytest
 
@@ -17,6 +18,7 @@ BASE = "gb42590.yaml"
 LOW = "test_low_battery_is_announced_and_acted_on"
 CRITICAL = "test_critical_battery_escalates"
 ALT = "test_climb_above_the_altitude_limit_is_refused_or_capped"
+VELOCITY = "test_velocity_climb_stops_at_the_altitude_limit"
 SPEED = "test_commanded_ground_speed_is_held"
 
 
@@ -42,14 +44,18 @@ PROOFS = {
         },
         base=BASE,
     ),
-    # the low stage LANDs where RTL is set; the critical stage never comes; the limit 3 m high
+    # the low stage LANDs where RTL is set; the critical stage never comes; the limit 3 m high;
+    # a velocity climb not stopped
     "wrong_action_no_critical": Proof(
         (BATTERY, CONTROL),
-        ("battery_low_wrong_action", "battery_critical_ignored", "guided_alt_limit_plus_3m"),
+        ("battery_low_wrong_action", "battery_critical_ignored", "guided_alt_limit_plus_3m",
+         "velocity_climb_ignores_alt_limit"),
         {
             LOW: ("the low-battery action was LAND, BATT_FS_LOW_ACT asks for RTL",),
             CRITICAL: ("no action: the mode did not change", "no STATUSTEXT matching"),
             ALT: ("highest altitude above home = 2", "OUTSIDE <= 21 m"),
+            VELOCITY: ("highest altitude above home = 3", "OUTSIDE <= 21 m",
+                       "told to climb at 2 m/s"),
         },
         base=BASE,
     ),
