@@ -50,8 +50,8 @@ class BatteryFailsafe:
         b = sim.vehicle.battery
         volt, mah = ("BATT_LOW_VOLT", "BATT_LOW_MAH") if stage == LOW else ("BATT_CRT_VOLT",
                                                                              "BATT_CRT_MAH")
-        if 0 < p[mah] > b.capacity_mah - b.consumed_mah:
-            return True
+        if p[mah] > 0 and b.capacity_mah - b.consumed_mah < p[mah]:
+            return True  # a capacity stage: at once
         if not 0 < b.voltage < p[volt]:
             self.below_since[stage] = None
             return False

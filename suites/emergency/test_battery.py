@@ -31,6 +31,7 @@ WAIT_FACTOR = 2.0  # a stage is watched this many times its bound, so a late act
 HOVER_SAMPLE_S = 1.0  # vehicle seconds of SYS_STATUS the hover voltage is the median of
 TEXT_AFTER_S = 0.5  # vehicle seconds to collect texts that follow the mode change
 RESTORE_S = 5.0  # vehicle seconds for the restored pack to show, and the failsafe to clear
+TAKEOFF_S = 60.0  # vehicle seconds for the take-off (ArduPilot climbs at 2.5 m/s)
 BATTERY_OK = mavlink.MAV_SYS_STATUS_SENSOR_BATTERY  # SYS_STATUS health: no failsafe latched
 
 
@@ -82,7 +83,7 @@ def fly_and_arm_failsafe(vehicle: Vehicle, s: dict[str, Any]) -> Pack:
     vehicle.wait_armable(s["ready_timeout_s"])
     vehicle.set_mode("GUIDED")
     vehicle.arm()
-    vehicle.takeoff(s["takeoff_alt_m"], 1.0, 60)
+    vehicle.takeoff(s["takeoff_alt_m"], 1.0, TAKEOFF_S)
     volts = [m.msg.voltage_battery / 1000 for m in vehicle.link.collect(["SYS_STATUS"],
                                                                         HOVER_SAMPLE_S)]
     assert volts, f"no SYS_STATUS in {HOVER_SAMPLE_S:g} s of hover: the pack cannot be watched"
