@@ -28,6 +28,11 @@ def _about_6s(stage: str) -> tuple[str, ...]:
     return tuple(f"{stage}-battery action after the crossing = {s}" for s in ("5.", "6", "7"))
 
 
+def _about(figure: str, metres: int) -> tuple[str, ...]:
+    """The figure within a metre of `metres` (the climb flown to the destination asked)."""
+    return tuple(f"{figure} = {m}" for m in (metres - 1, metres))
+
+
 PROOFS = {
     # no failsafe at all; a climb above the limit flown; the speed 20 % over
     "never_and_limits_ignored": Proof(
@@ -36,7 +41,7 @@ PROOFS = {
         {
             LOW: ("no action: the mode did not change", "no STATUSTEXT matching"),
             CRITICAL: ("no action: the mode did not change", "no STATUSTEXT matching"),
-            ALT: ("highest altitude above home = 3", "OUTSIDE <= 21 m",
+            ALT: (_about("highest altitude above home", 30), "OUTSIDE <= 21 m",
                   "was accepted with the altitude limit at 20 m"),
             SPEED: (("mean ground speed over the leg's middle half = 5.9",
                      "mean ground speed over the leg's middle half = 6"), "OUTSIDE 4.5..5.5",
@@ -53,8 +58,8 @@ PROOFS = {
         {
             LOW: ("the low-battery action was LAND, BATT_FS_LOW_ACT asks for RTL",),
             CRITICAL: ("no action: the mode did not change", "no STATUSTEXT matching"),
-            ALT: ("highest altitude above home = 2", "OUTSIDE <= 21 m"),
-            VELOCITY: ("highest altitude above home = 3", "OUTSIDE <= 21 m",
+            ALT: (_about("highest altitude above home", 23), "OUTSIDE <= 21 m"),
+            VELOCITY: (_about("highest altitude above home", 30), "OUTSIDE <= 21 m",
                        "told to climb at 2 m/s"),
         },
         base=BASE,
