@@ -32,6 +32,17 @@ class Battery:
         resting = self.params["SIM_BATT_VOLTAGE"] * (0.8 + 0.2 * self.fraction)
         return max(0.0, resting - SAG_OHM * self.current_a)
 
+    def prearm_failures(self) -> list[str]:
+        """As ArduPilot's arming check: the voltage now under a failsafe threshold."""
+        for param, what in (("BATT_LOW_VOLT", "low"), ("BATT_CRT_VOLT", "critical")):
+            if 0 < self.voltage < self.params[param]:
+                return [f"Battery 1 {what} voltage failsafe"]
+        return []
+
+    def reset(self, remaining_pct: float) -> None:
+        """MAV_CMD_BATTERY_RESET: the charge left, as a share of the capacity."""
+        self.consumed_mah = (100 - min(100.0, max(0.0, remaining_pct))) / 100 * self.capacity_mah
+
     def step(self, dt: float, current_a: float) -> None:
         self.current_a = current_a
         self.consumed_mah += current_a * dt / 3.6  # A*s -> mAh

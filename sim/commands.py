@@ -211,6 +211,17 @@ def _change_speed(sim: Sim, cmd: Cmd) -> int:
     return M.MAV_RESULT_ACCEPTED
 
 
+@handles(M.MAV_CMD_BATTERY_RESET)
+def _battery_reset(sim: Sim, cmd: Cmd) -> int:
+    """param1: battery mask (bit 0: the one battery here); param2: charge left, %. Clears the
+    battery failsafe, as ArduPilot does."""
+    if not as_int(cmd.p[0], 0) & 1 or not math.isfinite(cmd.p[1]):
+        return M.MAV_RESULT_FAILED
+    sim.vehicle.battery.reset(cmd.p[1])
+    sim.failsafe.battery.reset()
+    return M.MAV_RESULT_ACCEPTED
+
+
 @handles(M.MAV_CMD_SET_MESSAGE_INTERVAL)
 def _set_interval(sim: Sim, cmd: Cmd) -> int:
     msg_id, us = as_int(cmd.p[0]), cmd.p[1]

@@ -27,12 +27,16 @@ def _toward(dist: float, speed: float, accel: float) -> float:
     return min(speed, math.sqrt(2 * accel * dist), 1.5 * dist)
 
 
+OVERSHOOT = 1.2  # fault speed_overshoot: this share of the speed asked
+
+
 def horizontal_speed(v: Vehicle) -> float:
+    k = OVERSHOOT if v.faults.on("speed_overshoot") else 1.0
     if v.speed_override:
-        return v.speed_override
+        return k * v.speed_override
     if v.mode == modes.RTL and v.params["RTL_SPEED"] > 0:
-        return v.params["RTL_SPEED"] / 100
-    return v.params["WPNAV_SPEED"] / 100
+        return k * v.params["RTL_SPEED"] / 100
+    return k * v.params["WPNAV_SPEED"] / 100
 
 
 def desired(v: Vehicle, tn: float, te: float, talt: float) -> tuple[float, float, float]:
@@ -112,6 +116,12 @@ def _velocity_cmd(v: Vehicle) -> tuple[float, float, float]:
     if spd > lim:
         vn, ve = vn * lim / spd, ve * lim / spd
     vu = max(-v.params["WPNAV_SPEED_DN"] / 100, min(v.params["WPNAV_SPEED_UP"] / 100, vu))
+    ceiling = v.alt_fence()
+    if vu > 0 and ceiling is not None and not v.faults.on("velocity_climb_ignores_alt_limit"):
+        # as ArduPilot's fence avoidance (AC_Avoid::adjust_velocity_z): brake to a stop
+        # FENCE_MARGIN under the ceiling
+        room = ceiling - v.params["FENCE_MARGIN"] - v.alt_above_home()
+        vu = min(vu, _toward(max(room, 0.0), vu, V_ACCEL))
     v.target = (v.n, v.e, v.alt)  # where to hold once the command ends
     return vn, ve, vu
 

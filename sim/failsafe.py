@@ -5,8 +5,7 @@ counts as the ground station's; other systems' heartbeats do not hold the failsa
 failsafe clears on the GCS's next heartbeat ("GCS Failsafe Cleared"). FS_GCS_ENABLE: 0 off;
 1 RTL; 2 RTL (keeps flying AUTO); 3 RTL (no SmartRTL here); 4 LAND; 5 LAND; 6 RTL; 7 BRAKE.
 Landed and armed: disarm. Fires only once a GCS was seen.
-Battery: voltage < BATT_LOW_VOLT for BATT_LOW_TIMER s, or remaining mAh < BATT_LOW_MAH;
-FS_BATT_ENABLE 0 warn, 1 LAND, 2 RTL; latched until reboot.
+Battery: sim/battery_failsafe.py (low and critical stages, BATT_FS_LOW_ACT / BATT_FS_CRT_ACT).
 Fence: FENCE_ACTION 0 report, 1 RTL (LAND if RTL impossible), 2 LAND, 3 RTL, 4 BRAKE, 5 RTL.
 GPS: lost for GPS_LOSS_S while flying -> FS_GPS_ENABLE 0 warn, 1 LAND, 2 ALT_HOLD.
 """
@@ -16,6 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from sim import fence, modes
+from sim.battery_failsafe import BatteryFailsafe
 from sim.links import Link
 from sim.mav import MAVLinkMessage, mavlink
 from sim.vehicle import SEV_CRITICAL, SEV_INFO
@@ -32,7 +32,6 @@ LATE_S = 5.0  # fault gcs_failsafe_late: this much later than FS_GCS_TIMEOUT
 # off at 5 s: outside that by more than the half heartbeat a check can resolve.
 EARLY_SHARE = 0.64
 SLIGHTLY_LATE_SHARE = 1.36
-BATT_ACTIONS = {1: modes.LAND, 2: modes.RTL}
 FENCE_ACTIONS = {1: modes.RTL, 2: modes.LAND, 3: modes.RTL, 4: modes.BRAKE, 5: modes.RTL}
 GPS_ACTIONS = {1: modes.LAND, 2: modes.ALT_HOLD}
 GPS_LOSS_S = 1.0  # the EKF rides out shorter outages
@@ -44,12 +43,13 @@ class Failsafes:
         self.sim = sim
         self.last_gcs: float | None = None
         self.zones = fence.Zones()
+        self.battery = BatteryFailsafe(sim)
         self.reset()
 
     def reset(self) -> None:
         self.last_gcs = None
         self.gcs_locked = False  # fault failsafe_locks_control: GCS mode changes refused
-        self.batt_low_since: float | None = None
+        self.battery.reset()
         self.gps_lost_since: float | None = None
         self.fence_breach = fence.BREACH_NONE
         self.fence_breach_count = 0
@@ -69,7 +69,7 @@ class Failsafes:
 
     def tick(self) -> None:
         self._gcs()
-        self._battery()
+        self.battery.tick()
         self._gps()
         self._fence()
 
@@ -124,31 +124,6 @@ class Failsafes:
             self.gcs_locked = sim.faults.on("failsafe_locks_control")
         elif active and not v.armed:
             v.failsafe.discard("gcs")
-
-    def _battery(self) -> None:
-        sim, v = self.sim, self.sim.vehicle
-        if "battery" in v.failsafe:
-            return  # latched, as in ArduPilot
-        b, p, now = v.battery, sim.params, sim.clock.now
-        low_v = p["BATT_LOW_VOLT"] > 0 and b.voltage < p["BATT_LOW_VOLT"]
-        if not low_v:
-            self.batt_low_since = None
-        elif self.batt_low_since is None:
-            self.batt_low_since = now
-        timed_out = low_v and now - (self.batt_low_since or now) >= p["BATT_LOW_TIMER"]
-        low_mah = p["BATT_LOW_MAH"] > 0 and b.capacity_mah - b.consumed_mah < p["BATT_LOW_MAH"]
-        if not (timed_out or low_mah):
-            return
-        v.failsafe.add("battery")
-        v.text(SEV_CRITICAL, f"Battery 1 is low {b.voltage:.2f}V used {b.consumed_mah:.0f} mAh")
-        if not v.armed:
-            return
-        if v.landed:
-            v.disarm(why="battery failsafe")
-            return
-        mode = BATT_ACTIONS.get(sim.params.get_int("FS_BATT_ENABLE"))
-        if mode is not None:
-            self._action(mode, "Battery low")
 
     def _gps(self) -> None:
         sim, v = self.sim, self.sim.vehicle

@@ -45,6 +45,25 @@ FAULTS: dict[str, str] = {
     "keeps saying breach_status 0",
     "fence_points_float32": "uploaded fence points are stored as float32 degrees (read back up "
     "to ~1 m off)",
+    "battery_failsafe_never": "the battery failsafe never fires (no warning, no action), "
+    "whatever BATT_LOW_VOLT / BATT_CRT_VOLT say",
+    "battery_failsafe_late": "each battery failsafe stage fires 3 s after BATT_LOW_TIMER has "
+    "run out",
+    "battery_timer_ignored": "each battery failsafe stage fires at the first reading under its "
+    "voltage (BATT_LOW_TIMER not waited for)",
+    "battery_low_wrong_action": "the low-battery stage always LANDs, whatever BATT_FS_LOW_ACT "
+    "says (the critical stage is right)",
+    "battery_critical_ignored": "the critical stage never comes (BATT_CRT_VOLT ignored; the low "
+    "stage works)",
+    "battery_failsafe_silent": "the battery failsafe acts but sends no STATUSTEXT",
+    "guided_alt_limit_ignored": "a GUIDED destination above the altitude fence (FENCE_ALT_MAX) "
+    "is accepted and flown to",
+    "guided_alt_limit_plus_3m": "a GUIDED destination above the altitude fence is accepted and "
+    "flown to 3 m above FENCE_ALT_MAX (the limit checked 3 m too high)",
+    "velocity_climb_ignores_alt_limit": "a GUIDED velocity climb goes on through the altitude "
+    "fence (no braking under FENCE_ALT_MAX)",
+    "speed_overshoot": "horizontal speed 20 % above what was asked (DO_CHANGE_SPEED, "
+    "WPNAV_SPEED)",
     "accepts_unsigned": "with a signing key set, unsigned frames are still accepted on every link",
     "accepts_unsigned_param_set": "with a key set, an unsigned PARAM_SET is still accepted on "
     "every link (every other unsigned message is refused)",

@@ -144,8 +144,9 @@ class Vehicle:
             fails.append("Need Position Estimate")
         elif not self.gps_ok:
             fails.append("GPS 1: Bad fix")
-        if "battery" in self.failsafe:
-            fails.append("Battery 1 low voltage failsafe")
+        if "battery" in self.failsafe:  # latched until a reboot or MAV_CMD_BATTERY_RESET
+            fails.append("Battery failsafe")
+        fails += self.battery.prearm_failures()
         if "fence" in self.failsafe:
             fails.append("Vehicle breaching fence")
         return fails + self.mandatory_failures()
@@ -239,11 +240,26 @@ class Vehicle:
             return mavlink.MAV_RESULT_DENIED, "not in GUIDED"
         if not self.armed or self.landed:
             return mavlink.MAV_RESULT_DENIED, "not flying"
+        alt = self.alt if alt is None else max(alt, 0.0)
+        ceiling = self.alt_fence()
+        if ceiling is not None and alt - self.home_ne_alt()[2] > ceiling:
+            # ArduPilot refuses a GUIDED destination outside the fence (mode_guided.cpp)
+            if self.faults.on("guided_alt_limit_plus_3m"):
+                alt = min(alt, self.home_ne_alt()[2] + ceiling + 3.0)
+            elif not self.faults.on("guided_alt_limit_ignored"):
+                return mavlink.MAV_RESULT_FAILED, "destination outside the fence"
         if self.takeoff_alt is not None:
             self.takeoff_alt = None  # a new target ends the take-off, as in ArduPilot
         self.vel_cmd = None
-        self.target = (n, e, self.alt if alt is None else max(alt, 0.0))
+        self.target = (n, e, alt)
         return mavlink.MAV_RESULT_ACCEPTED, ""
+
+    def alt_fence(self) -> float | None:
+        """The altitude fence above home (FENCE_ALT_MAX) when enabled, else None."""
+        p = self.params
+        if p.get_int("FENCE_ENABLE") and p.get_int("FENCE_TYPE") & 1:
+            return p["FENCE_ALT_MAX"]
+        return None
 
     def velocity(self, vn: float, ve: float, vu: float, hold_s: float = 3.0) -> bool:
         """Guided velocity command, valid hold_s vehicle seconds (ArduPilot's timeout is 3 s)."""

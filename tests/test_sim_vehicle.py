@@ -401,14 +401,51 @@ def test_gcs_failsafe(sim, fault, mode, delay):
     s.wait("HEARTBEAT", lambda m: m.custom_mode == mode)
 
 
-def test_battery_failsafe_rtl(sim):
+def test_battery_failsafe_low_then_critical(sim):
     s = sim()
-    assert s.set_param("FS_BATT_ENABLE", 2) == 2
+    assert s.set_param("BATT_FS_LOW_ACT", 2) == 2  # RTL
+    assert s.set_param("BATT_FS_CRT_ACT", 1) == 1  # LAND
+    assert s.set_param("BATT_CRT_VOLT", 9.75) == 9.75
     _airborne(s)
-    s.set_param("SIM_BATT_VOLTAGE", 10.0)  # resting voltage now under BATT_LOW_VOLT 10.5
+    s.set_param("SIM_BATT_VOLTAGE", 10.25)  # under BATT_LOW_VOLT 10.5, over the critical 9.75
     took = _seconds_until(s, "STATUSTEXT", _text("Battery 1 is low"), 15)
-    assert took is not None and 9.5 < took < 11, f"battery failsafe after {took} s"
+    assert took is not None and 9.9 < took < 10.5, f"low-battery failsafe after {took} s"
     s.wait("HEARTBEAT", lambda m: m.custom_mode == RTL)
+    s.set_param("SIM_BATT_VOLTAGE", 9.5)
+    took = _seconds_until(s, "STATUSTEXT", _text("Battery 1 is critical"), 15)
+    assert took is not None and 9.9 < took < 10.5, f"critical-battery failsafe after {took} s"
+    s.wait("HEARTBEAT", lambda m: m.custom_mode == LAND)
+
+
+def test_battery_failsafe_latches_until_battery_reset(sim):
+    s = sim()
+    assert s.set_param("BATT_FS_LOW_ACT", 1) == 1  # LAND
+    assert s.set_param("BATT_LOW_TIMER", 1) == 1
+    _airborne(s)
+    s.set_param("SIM_BATT_VOLTAGE", 10.25)
+    s.wait("HEARTBEAT", lambda m: m.custom_mode == LAND)
+    s.wait("HEARTBEAT", lambda m: not m.base_mode & M.MAV_MODE_FLAG_SAFETY_ARMED)
+    s.set_param("SIM_BATT_VOLTAGE", 12.6)
+    s.set_mode(GUIDED)
+    # as ArduPilot Copter: no arming while the failsafe is latched, whatever the pack says now
+    assert s.command(M.MAV_CMD_COMPONENT_ARM_DISARM, 1) == M.MAV_RESULT_DENIED
+    assert s.saw_text("PreArm: Battery failsafe")
+    assert s.command(M.MAV_CMD_BATTERY_RESET, 1, 100) == M.MAV_RESULT_ACCEPTED
+    assert s.command(M.MAV_CMD_COMPONENT_ARM_DISARM, 1) == M.MAV_RESULT_ACCEPTED
+
+
+@pytest.mark.parametrize("fault", [None, "guided_alt_limit_ignored"])
+def test_guided_destination_above_the_altitude_fence_is_refused(sim, fault):
+    s = sim(*(["--fault", fault] if fault else []))
+    assert s.set_param("FENCE_TYPE", 1) == 1
+    assert s.set_param("FENCE_ACTION", 0) == 0
+    assert s.set_param("FENCE_ENABLE", 1) == 1
+    _airborne(s)
+    lat, lon = _at(0, 0)
+    s.conn.mav.command_int_send(1, 1, M.MAV_FRAME_GLOBAL_RELATIVE_ALT_INT,
+                                M.MAV_CMD_DO_REPOSITION, 0, 0, -1, 0, 0, 0, lat, lon, 110)
+    want = M.MAV_RESULT_ACCEPTED if fault else M.MAV_RESULT_FAILED  # FENCE_ALT_MAX 100
+    assert s.wait("COMMAND_ACK", lambda m: m.command == M.MAV_CMD_DO_REPOSITION).result == want
 
 
 @pytest.mark.parametrize("fault", [None, "fence_ignored"])

@@ -42,9 +42,9 @@ def gcs_failsafe_params(autopilot: int, action: str, timeout_s: float) -> dict[s
 
 
 # ArduPilot FENCE_TYPE bits and FENCE_ACTION values (Copter parameter documentation): 1 = RTL
-# (or LAND if RTL cannot start), 2 = always LAND.
+# (or LAND if RTL cannot start), 2 = always LAND; 0 = report only.
 _AP_FENCE_TYPES = {"alt_max": 1, "circle": 2, "polygon": 4}
-_AP_FENCE_ACTIONS = {"RTL": 1, "LAND": 2}
+_AP_FENCE_ACTIONS = {"REPORT": 0, "RTL": 1, "LAND": 2}
 
 
 def fence_params(autopilot: int, kind: str, action: str, alt_max_m: float | None = None
@@ -161,3 +161,26 @@ def mission_starts_with_home(autopilot: int) -> bool:
     """Whether mission item 0 is home, which the vehicle fills in itself (ArduPilot, and the
     built-in simulator), rather than the first item to fly (PX4: it flies item 0 as given)."""
     return autopilot != mavlink.MAV_AUTOPILOT_PX4
+
+
+# ArduPilot Copter BATT_FS_LOW_ACT / BATT_FS_CRT_ACT: 1 = LAND, 2 = RTL (AP_BattMonitor_Params).
+_AP_BATT_ACTIONS = {"LAND": 1, "RTL": 2}
+
+
+def battery_failsafe_params(autopilot: int, low_v: float, critical_v: float, timer_s: int,
+                            low_action: str, critical_action: str) -> dict[str, float]:
+    """Parameters of a two-stage battery failsafe: under low_v (then critical_v) for timer_s,
+    take low_action (then critical_action)."""
+    if autopilot == mavlink.MAV_AUTOPILOT_ARDUPILOTMEGA:
+        return {"BATT_LOW_VOLT": low_v, "BATT_CRT_VOLT": critical_v, "BATT_LOW_TIMER": timer_s,
+                "BATT_FS_LOW_ACT": _AP_BATT_ACTIONS[low_action],
+                "BATT_FS_CRT_ACT": _AP_BATT_ACTIONS[critical_action]}  # fmt: skip
+    raise NotImplementedError(f"battery failsafe parameters of autopilot {autopilot} are not known")
+
+
+def simulated_pack_param(autopilot: int) -> str:
+    """The simulator parameter that sets the pack's resting voltage: ArduPilot SITL's (which
+    the built-in simulator shares)."""
+    if autopilot == mavlink.MAV_AUTOPILOT_ARDUPILOTMEGA:
+        return "SIM_BATT_VOLTAGE"
+    raise NotImplementedError(f"the simulated pack of autopilot {autopilot} is not known")
