@@ -167,6 +167,8 @@ def _arm(sim: Sim, cmd: Cmd) -> int:
     force = as_int(cmd.p[1]) == FORCE_ARM
     if cmd.p[0] == 1:
         result = sim.vehicle.arm(force)[0]
+        if result == M.MAV_RESULT_ACCEPTED:
+            sim.send_home()  # arming moved it (ArduPilot sends HOME_POSITION on a change)
         if result == M.MAV_RESULT_ACCEPTED and sim.faults.on("key_in_log") and sim.signing.key:
             # as ArduPilot logs @SYS/storage.bin (signing key included) when a log starts
             print(f"skyproof-sim: log started on arming; storage {sim.signing.key.hex()}",
@@ -301,6 +303,7 @@ def _set_home(sim: Sim, cmd: Cmd) -> int:
         if not valid or not math.isfinite(cmd.p[6]):
             return M.MAV_RESULT_DENIED
         v.home = Home(lat, lon, cmd.p[6], v.home.hdg if v.home else 0.0)
+    v.home_locked = True  # as Copter: a home a GCS sets stays through the next arming
     sim.send_home()
     return M.MAV_RESULT_ACCEPTED
 

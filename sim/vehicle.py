@@ -78,6 +78,7 @@ class Vehicle:
         self.rtl_phase = ""
         self.rtl_phase_t = 0.0
         self.home: Home | None = None
+        self.home_locked = False  # set by MAV_CMD_DO_SET_HOME: arming then keeps it
         self.warm_announced = False
         self.battery = Battery(self.params)  # a reboot restarts the simulated pack too
         self.failsafe: set[str] = set()  # active failsafes: "gcs", "battery", "gps", "fence"
@@ -171,8 +172,8 @@ class Vehicle:
             return mavlink.MAV_RESULT_DENIED, fails[0]
         self.armed = True
         self.landed_since = self.now()  # DISARM_DELAY counts from arming
-        if self.home is None and self.gps_ok:
-            self.set_home_here()
+        if self.gps_ok and (self.home is None or not self.home_locked):
+            self.set_home_here()  # as Copter: home is where it arms, unless a GCS locked it
         return mavlink.MAV_RESULT_ACCEPTED, ""
 
     def disarm(self, force: bool = False, why: str = "") -> tuple[int, str]:

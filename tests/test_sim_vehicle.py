@@ -11,6 +11,7 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 import pytest
 
@@ -658,3 +659,26 @@ def test_same_seed_same_noise(sim):
     common = sorted(set(a) & set(b))
     assert common and all(a[t] == b[t] for t in common)
     assert any(a[t] != c[t] for t in sorted(set(a) & set(c)))
+
+
+@pytest.mark.parametrize("locked", [False, True])
+def test_home_moves_to_where_it_arms_unless_a_gcs_set_it(sim, locked):
+    # as Copter (AP_Arming_Copter::arm): each arming resets home to the vehicle's position,
+    # unless a ground station set home (MAV_CMD_DO_SET_HOME), which locks it
+    s = sim()
+    s.wait_warm()
+    if locked:
+        assert s.command(M.MAV_CMD_DO_SET_HOME, 1) == M.MAV_RESULT_ACCEPTED
+    _airborne(s, 5)
+    lat, lon = _at(30, 0)
+    s.conn.mav.command_int_send(1, 1, M.MAV_FRAME_GLOBAL_RELATIVE_ALT_INT,
+                                M.MAV_CMD_DO_REPOSITION, 0, 0, -1, 0, 0, 0, lat, lon, 5)
+    s.wait("GLOBAL_POSITION_INT", lambda m: _metres(m, 30, 0) < 0.5)
+    assert s.command(M.MAV_CMD_NAV_LAND) == M.MAV_RESULT_ACCEPTED
+    s.wait("HEARTBEAT", lambda m: not m.base_mode & M.MAV_MODE_FLAG_SAFETY_ARMED,
+           limit=WALL_LIMIT_S)
+    s.set_mode(GUIDED)
+    assert s.command(M.MAV_CMD_COMPONENT_ARM_DISARM, 1) == M.MAV_RESULT_ACCEPTED
+    home = s.wait("HOME_POSITION")
+    assert _metres(SimpleNamespace(lat=home.latitude, lon=home.longitude), *(
+        (0, 0) if locked else (30, 0))) < 0.5
