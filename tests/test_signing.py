@@ -222,7 +222,7 @@ def test_builder_and_mutations():
         assert not frames.parses(broken), broken.hex()
 
 
-TARGET = Target(1, 1, "RTL_ALT", 1700.0, 2, {"FS_GCS_TIMEOUT": (2.0, 120.0)})
+TARGET = Target(1, 1, "RTL_ALT", 1700.0, (1, 2, 0), {"FS_GCS_TIMEOUT": (2.0, 120.0)})
 
 
 @settings(max_examples=150, database=None, deadline=None)

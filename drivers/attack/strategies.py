@@ -60,7 +60,7 @@ class Target:
     compid: int
     probe_param: str
     probe_value: float  # a legal value of the probe parameter, different from its current one
-    probe_mode: int  # a legal mode different from the current one
+    probe_mode: tuple[float, float, float]  # DO_SET_MODE param1..3 of a legal other mode
     param_ranges: dict[str, tuple[float, float]]
     sender: tuple[int, int] = (240, 190)  # the fuzzer's own sysid, compid
 
@@ -156,8 +156,7 @@ def hostile_other(draw: st.DrawFn, t: Target) -> tuple[str, Any]:
 def state_changing(t: Target) -> st.SearchStrategy[tuple[str, bytes]]:
     """Frames a correct vehicle WOULD obey: the bases the malformed cases break."""
     mode = M.MAVLink_command_long_message(
-        t.sysid, t.compid, M.MAV_CMD_DO_SET_MODE, 0,
-        M.MAV_MODE_FLAG_CUSTOM_MODE_ENABLED, t.probe_mode, 0, 0, 0, 0, 0,
+        t.sysid, t.compid, M.MAV_CMD_DO_SET_MODE, 0, *t.probe_mode, 0, 0, 0, 0,
     )  # fmt: skip
     param = M.MAVLink_param_set_message(
         t.sysid, t.compid, t.probe_param.encode(), t.probe_value, M.MAV_PARAM_TYPE_REAL32
@@ -235,7 +234,7 @@ def corpus(t: Target) -> list[Case]:
             out.append(Case("semantic", f"PARAM_SET {name}={v} type {M.MAV_PARAM_TYPE_REAL32}",
                             t.pack(msg)))  # fmt: skip
     base = [("DO_SET_MODE", t.pack(_command(t, M.MAV_CMD_DO_SET_MODE,
-                                            [cmd, t.probe_mode, 0, 0, 0, 0, 0]))),
+                                            [*t.probe_mode, 0, 0, 0, 0]))),
             (f"PARAM_SET {t.probe_param}", t.pack(M.MAVLink_param_set_message(
                 t.sysid, t.compid, t.probe_param.encode(), t.probe_value,
                 M.MAV_PARAM_TYPE_REAL32)))]  # fmt: skip

@@ -11,7 +11,9 @@ with its own working directory (rootfs: parameters, dataman, logs, the signing k
 folder under the driver's log_dir, so no state leaks in from earlier runs (PX4 keeps
 parameters per instance, including the COM_DL_LOSS_T its start script scales by the speed
 factor), and a run's logs stay with its results. A restart keeps that folder, as a power cycle
-would.
+would, except for the MAVLink signing key (mavlink/mavlink-signing-key.bin: the key and its
+timestamp): the harness restarts a vehicle to take off a key it could not (SETUP_SIGNING is
+refused while armed), as ArduPilot SITL's wipe does, so a restarted PX4 starts unsigned.
 
 Ports of instance N (px4-rc.mavlink): the offboard/API link binds UDP 14580+N and sends to
 14540+N; the GCS link binds 18570+N and sends to 14550 (every instance alike) until a ground
@@ -49,6 +51,7 @@ ENV_BUILD = "SKYPROOF_PX4_BUILD_DIR"
 DEFAULT_MODEL = "sihsim_quadx"
 SIH_QUADX_AUTOSTART = "10040"
 PX4_LOCK = "/tmp/px4_lock-{}"  # PX4's own per-instance server lock (posix main.cpp)
+SIGNING_KEY_FILE = Path("mavlink", "mavlink-signing-key.bin")  # mavlink_sign_control.h, in rootfs
 
 
 def resolve_build_dir(cfg: dict[str, Any]) -> Path:
@@ -160,6 +163,7 @@ class Px4Sitl(SitlProcessDriver):
         build = resolve_build_dir(self.cfg)
         if self.work_dir is None:
             self.work_dir = fresh_dir(self.log_dir, "px4-work")
+        (self.work_dir / SIGNING_KEY_FILE).unlink(missing_ok=True)  # a restart starts unsigned
         rc_dir = self._mavlink_rc(build)
         argv = self.argv(build, instance, self.work_dir)
         return ManagedProcess(argv, log, cwd=self.work_dir, env=self.env(rc_dir))
