@@ -31,6 +31,10 @@ runs PX4's own and then starts that instance. urls: [udpin:127.0.0.1:14540+N (th
 link, private to the instance), udpin:127.0.0.1:14560+N (the driver's second link)]: any
 number of stations, one after another, can use it.
 
+No `reboot` capability: PX4 SITL has no board reset (platforms/common/shutdown.cpp: "board
+reset not available"), so MAV_CMD_PREFLIGHT_REBOOT_SHUTDOWN cannot reboot it, and checks that
+need a reboot skip.
+
 Readiness: a probe listens on 14540+N for the first autopilot HEARTBEAT (wall-bounded), then
 closes. MAV_SYS_ID is set by PX4's start script to N+1, so `sysid` is what the vehicle says.
 """
