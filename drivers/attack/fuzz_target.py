@@ -120,6 +120,7 @@ class FuzzTarget:
             self.probe.base + 7 * self.probe.step,
             other,
             self.ranges,
+            nonfinite_takeoff_legal=flavour.nonfinite_takeoff_alt_is_default(v.autopilot),
         )
 
     def _alive(self) -> bool:

@@ -148,6 +148,14 @@ def uses_amsl_altitude(autopilot: int) -> bool:
     return autopilot == mavlink.MAV_AUTOPILOT_PX4
 
 
+def nonfinite_takeoff_alt_is_default(autopilot: int) -> bool:
+    """Whether MAV_CMD_NAV_TAKEOFF with a NaN or infinite altitude is a legal command meaning
+    "the default height": PX4's (NaN is its "not given"; navigator takeoff.cpp takes
+    MIS_TAKEOFF_ALT for any non-finite altitude, and commander switches to AUTO.TAKEOFF for
+    every NAV_TAKEOFF). Elsewhere such an altitude is hostile and must be refused."""
+    return autopilot == mavlink.MAV_AUTOPILOT_PX4
+
+
 def takeoff_params(autopilot: int, rel_alt_m: float, home_amsl_m: float) -> list[float]:
     """MAV_CMD_NAV_TAKEOFF param1..7 for a climb to rel_alt_m above home, where it is."""
     if uses_amsl_altitude(autopilot):
