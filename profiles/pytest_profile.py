@@ -25,7 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PROFILE = ROOT / "profiles" / "sim.yaml"
 SUITES = ROOT / "suites"
 MARKERS = (
-    "requirement(*ids): the requirement IDs (profiles/requirements.yaml) this check verifies",
+    "requirement(*ids, ardupilot=id, px4=id): the requirement IDs (profiles/requirements.yaml) "
+    "this check verifies; a keyword's ID only when the vehicle is of that autopilot family",
     "needs(*capabilities): skip unless the vehicle's driver declares these capabilities",
 )
 # every skyproof option that takes a path (the other plugins add the rest of them)
@@ -119,8 +120,25 @@ def suite_of(item: pytest.Item | Any) -> str | None:
     return rel.parts[0] if len(rel.parts) > 1 else None
 
 
-def requirements_of(item: pytest.Item) -> list[str]:
-    return [rid for mark in item.iter_markers("requirement") for rid in mark.args]
+# the vehicle identity's autopilot (MAV_AUTOPILOT without its prefix) -> a requirement keyword
+FAMILIES = {"ARDUPILOTMEGA": "ardupilot", "PX4": "px4"}
+
+
+def requirements_of(item: pytest.Item, family: str | None = None, every: bool = False
+                    ) -> list[str]:  # fmt: skip
+    """The IDs a check verifies: its marker's positional IDs, with the keyword ID of the
+    vehicle's autopilot family (`family`), or with every keyword ID (`every`)."""
+    marks = list(item.iter_markers("requirement"))
+    ids = [rid for mark in marks for rid in mark.args]
+    return ids + [rid for mark in marks for fam, rid in mark.kwargs.items()
+                  if every or fam == family]  # fmt: skip
+
+
+def family_requirements(item: pytest.Item, autopilot: str | None) -> list[str]:
+    """The keyword IDs that apply to a vehicle whose identity names `autopilot`."""
+    family = FAMILIES.get(autopilot or "")
+    return [rid for mark in item.iter_markers("requirement")
+            for fam, rid in mark.kwargs.items() if fam == family]  # fmt: skip
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -137,7 +155,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if suite not in profile.suites:
             drop.append(item)
             continue
-        reqs = requirements_of(item)
+        reqs = requirements_of(item, every=True)
         if not reqs:
             unknown.append(f"{item.nodeid}: no @pytest.mark.requirement(...)")
         unknown += [
@@ -173,7 +191,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         return
     tr.write_sep("-", "checks and the requirements they verify")
     for item in session.items:
-        tr.write_line(f"{item.nodeid}  [{', '.join(requirements_of(item))}]")
+        tr.write_line(f"{item.nodeid}  [{', '.join(requirements_of(item, every=True))}]")
 
 
 # -- fixtures ---------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ is WAIVED (reported as skipped with `wasxfail`, keeping its whole failure text).
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 import allure
 import pytest
 
-from profiles.pytest_profile import PROFILE, requirements_of, suite_of
+from profiles.pytest_profile import PROFILE, family_requirements, requirements_of, suite_of
 from reports import findings as fnd
 from reports.measurement import Recorder
 from reports.paths import safe_name, shown
@@ -67,7 +68,11 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> Iterator[None]:
     if call.when == "teardown" and IDENTITY in item.config.stash:
-        item.user_properties.append(("vehicle", item.config.stash[IDENTITY]))
+        identity = item.config.stash[IDENTITY]
+        item.user_properties.append(("vehicle", identity))
+        if suite_of(item) is not None:  # a family's requirement, now that the vehicle said which
+            for rid in family_requirements(item, json.loads(identity).get("autopilot")):
+                item.user_properties.append(("requirement", rid))
     report = yield
     item.stash.setdefault(REPORTS, {})[report.when] = report
     profile = item.config.stash.get(PROFILE, None)

@@ -74,3 +74,13 @@ def test_collect_only_lists_checks_with_their_requirements(tmp_path):
     assert run.code == 0, run.output
     assert "test_heartbeat_rate  [MAV-HEARTBEAT]" in run.output
     assert "test_arm_takeoff_land  [MAV-ARM, MAV-COMMAND, GB42590-4.8]" in run.output
+
+
+def test_a_family_requirement_is_credited_only_for_the_vehicle_s_family(healthy, tmp_path):
+    # the failsafe checks verify ArduPilot's AP-FS-GCS on the simulator (it answers as
+    # ArduPilot), PX4's PX4-DL-LOSS on PX4; --collect-only, before any vehicle, lists both
+    name = "test_gcs_loss.py::test_failsafe_fires_on_time"
+    fired = next(c for c in healthy.results["checks"] if c["nodeid"].endswith(name))
+    assert "AP-FS-GCS" in fired["requirements"] and "PX4-DL-LOSS" not in fired["requirements"]
+    run = run_pytest("suites/failsafe", "--collect-only", "-q", report_dir=tmp_path)
+    assert "test_failsafe_fires_on_time  [GB42590-4.3, AP-FS-GCS, PX4-DL-LOSS]" in run.output

@@ -11,13 +11,17 @@ import json
 import logging
 import pickle
 import re
+import socket
 import subprocess
+import threading
+import time
 from types import SimpleNamespace
 
 import pytest
 from hypothesis import given, settings
 
 from drivers.attack import frames
+from drivers.attack.flooder import Flooder
 from drivers.attack.frames import FrameBuilder, Reproducer, Signature, replay
 from drivers.attack.strategies import Target, malformed
 from drivers.link.clock import VehicleClock
@@ -222,7 +226,7 @@ def test_builder_and_mutations():
         assert not frames.parses(broken), broken.hex()
 
 
-TARGET = Target(1, 1, "RTL_ALT", 1700.0, 2, {"FS_GCS_TIMEOUT": (2.0, 120.0)})
+TARGET = Target(1, 1, "RTL_ALT", 1700.0, (1, 2, 0), {"FS_GCS_TIMEOUT": (2.0, 120.0)})
 
 
 @settings(max_examples=150, database=None, deadline=None)
@@ -323,3 +327,38 @@ def test_every_exempt_message_a_profile_may_list_is_built(name):
     assert back.get_type() == name
     if name == "ADSB_VEHICLE":
         assert back.callsign == "SKYPROOF" and back.squawk == 1
+
+
+
+def test_the_flooder_speaks_udp_one_frame_a_datagram():
+    # given a "vehicle" that sends to the client's port first, as PX4's UDP links do
+    vehicle = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    vehicle.bind(("127.0.0.1", 0))
+    vehicle.settimeout(2.0)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as spare:
+        spare.bind(("127.0.0.1", 0))
+        port = spare.getsockname()[1]
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(0.02):
+            vehicle.sendto(b"beat", ("127.0.0.1", port))
+
+    beating = threading.Thread(target=beat)
+    beating.start()
+    burst = [FrameBuilder(200, 191).frame(M.MAVLink_param_request_read_message(1, 1, b"", i))
+             for i in range(3)]  # fmt: skip
+    clock = SimpleNamespace(now=time.monotonic, pace=1.0)
+    try:
+        with Flooder(f"udpin:127.0.0.1:{port}", burst, 100.0) as f:
+            # when it writes a burst
+            f.send_paced(burst, 1000.0, clock, lambda m: False)
+            # then each frame arrived as a datagram of its own, from the port it bound
+            got = [vehicle.recvfrom(65536) for _ in burst]
+            assert [d for d, _ in got] == burst
+            assert {a for _, a in got} == {("127.0.0.1", port)}
+            assert f.leave(clock, 1.0) is not None  # no connection: gone at once
+    finally:
+        stop.set()
+        beating.join()
+        vehicle.close()

@@ -1,6 +1,12 @@
 """A flooder: a plain socket that writes prepared frames to a vehicle at a rate in vehicle
 time, from a thread of its own (or paced from the caller's), and leaves mid-conversation
-(half-closing once it has written its last frame)."""
+(half-closing once it has written its last frame).
+
+Over TCP (tcp:127.0.0.1:PORT, ArduPilot SITL, the built-in simulator) it connects; over UDP
+(udpin:127.0.0.1:PORT, PX4 SITL: the vehicle sends to PORT) it binds PORT and writes to the
+address the vehicle's first datagram came from, one frame a datagram as MAVLink over UDP goes
+(PX4 reads at most 8000 bytes a datagram, mavlink_receiver.cpp). UDP has no connection to
+leave: `leave` closes the socket and the vehicle cannot see it go."""
 
 from __future__ import annotations
 
@@ -18,12 +24,20 @@ from drivers.mavlink import mavlink
 class Flooder:
     """Writes prepared frames to a vehicle URL at `rate_hz` of vehicle time, in a thread."""
 
+    FIRST_DATAGRAM_S = 5.0  # wall: a UDP vehicle sends at once (its heartbeat, its streams)
+
     def __init__(self, url: str, frames: Sequence[bytes], rate_hz: float) -> None:
         kind, host, port = url.split(":")
-        if kind != "tcp" or host not in (LOOPBACK, "localhost"):
-            raise ValueError(f"the flooder speaks tcp:127.0.0.1:PORT, not {url}")
+        if kind not in ("tcp", "udpin") or host not in (LOOPBACK, "localhost"):
+            raise ValueError(
+                f"the flooder speaks tcp:127.0.0.1:PORT or udpin:127.0.0.1:PORT, not {url}"
+            )
         self.frames, self.rate_hz = list(frames), rate_hz
-        self.sock = socket.create_connection((LOOPBACK, int(port)), timeout=5.0)
+        self.udp_peer: tuple[str, int] | None = None
+        if kind == "tcp":
+            self.sock = socket.create_connection((LOOPBACK, int(port)), timeout=5.0)
+        else:
+            self.sock = self._udp_bound(int(port), url)
         self.sent = 0
         self.bytes = 0
         self.flooded_s = 0.0  # vehicle seconds the timed flood ran
@@ -33,6 +47,25 @@ class Flooder:
         self._thread: threading.Thread | None = None
         self._clock: Any = None
         self._left = False
+
+    def _udp_bound(self, port: int, url: str) -> socket.socket:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            sock.bind((LOOPBACK, port))
+            if not select.select([sock], [], [], self.FIRST_DATAGRAM_S)[0]:
+                raise OSError(f"nothing from the vehicle on {url} in {self.FIRST_DATAGRAM_S:g} s")
+            self.udp_peer = sock.recvfrom(65536)[1]
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+
+    def _write(self, frames: Sequence[bytes]) -> None:
+        if self.udp_peer is None:
+            self.sock.sendall(b"".join(frames))
+            return
+        for frame in frames:
+            self.sock.sendto(frame, self.udp_peer)
 
     def start(self, clock: Any, duration_s: float) -> None:
         """Flood for `duration_s` vehicle seconds of `clock` (a VehicleClock)."""
@@ -50,7 +83,7 @@ class Flooder:
                 due = int((now - start) * self.rate_hz) + 1  # frames that should be out by now
                 while self.sent < due:
                     frame = self.frames[self.sent % len(self.frames)]
-                    self.sock.sendall(frame)
+                    self._write([frame])
                     self.sent += 1
                     self.bytes += len(frame)
                 self._drain()
@@ -69,7 +102,7 @@ class Flooder:
     def _drain(self) -> None:
         """Read and drop what the vehicle sends us, so its output buffer never fills."""
         while select.select([self.sock], [], [], 0)[0]:
-            if not self.sock.recv(65536):
+            if not self.sock.recv(65536) and self.udp_peer is None:
                 raise OSError("closed by the vehicle")
 
     def send_paced(
@@ -83,10 +116,9 @@ class Flooder:
         answered_t, start, done = None, clock.now(), 0
         while done < len(frames):
             due = min(len(frames), int((clock.now() - start) * rate_hz) + 1)
-            data = b"".join(frames[done:due])
-            self.sock.sendall(data)
+            self._write(frames[done:due])
             self.sent += due - done
-            self.bytes += len(data)
+            self.bytes += sum(map(len, frames[done:due]))
             done = due
             for msg in self._receive(clock, parser, wait=done < len(frames)) or []:
                 if answered_t is None and answering(msg):
@@ -101,6 +133,9 @@ class Flooder:
         discards whatever the vehicle had not read yet, so what it saw of the attack would
         depend on scheduling."""
         self._left = True
+        if self.udp_peer is not None:  # no connection: gone as the socket closes
+            self.sock.close()
+            return clock.now()
         self.sock.shutdown(socket.SHUT_WR)
         parser = mavlink.MAVLink(None)
         deadline = clock.now() + within_s
@@ -120,7 +155,7 @@ class Flooder:
         got: list[Any] = []
         while select.select([self.sock], [], [], slice_s)[0]:
             data = self.sock.recv(65536)
-            if not data:
+            if not data and self.udp_peer is None:
                 return None
             got += [m for m in parser.parse_buffer(data) or [] if m.get_type() != "BAD_DATA"]
             slice_s = 0

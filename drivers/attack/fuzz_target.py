@@ -23,8 +23,8 @@ from drivers.attack.probes import Probe, next_heartbeat, read_param
 from drivers.attack.strategies import Case, Target
 from drivers.errors import VehicleError, WaitTimeout
 from drivers.link.connection import Link
-from drivers.mavlink import COPTER_MODES
-from drivers.services.vehicle import ARMED, MODE_NAMES, Vehicle, ground_distance_m
+from drivers.services import flavour
+from drivers.services.vehicle import ARMED, Vehicle, ground_distance_m
 
 PAD = bytes(300)  # longer than any MAVLink 2 frame: completes whatever was cut short
 
@@ -57,9 +57,7 @@ class FuzzTarget:
     ) -> None:
         self.driver, self.profile, self.settings = driver, profile, settings
         self.fuzz = settings["fuzz"]
-        self.ranges: dict[str, tuple[float, float]] = {
-            k: (float(v[0]), float(v[1])) for k, v in settings["param_ranges"].items()
-        }
+        self.ranges: dict[str, tuple[float, float]] = {}  # the vehicle's family's, once known
         self.tlog_stem = tlog_stem
         self.restarts = self.examples = 0
         self.spent_s = 0.0  # vehicle seconds of connections already closed
@@ -104,14 +102,17 @@ class FuzzTarget:
             timeout_s=self.READY_S,
             include_latest=True,
         )
-        self.probe = Probe(v, self.settings)
+        self.probe = Probe(v, self.settings)  # LookupError: no probe for this family
+        ranges = self.settings["param_ranges"].get(flavour.family(v.autopilot), {})
+        self.ranges = {k: (float(lo), float(hi)) for k, (lo, hi) in ranges.items()}
         for name in self.ranges:  # journaled, so close() puts back what clamping changed
             v.set_param(name, v.get_param(name))
         self.peer = Peer.lend(self.link, 0, None, v.sysid)
         hb = v.latest("HEARTBEAT")
         self.base = Baseline(hb.custom_mode, bool(hb.base_mode & ARMED), fix.msg)
         mode_name = self.settings["probe"]["mode"]
-        other = COPTER_MODES[mode_name if MODE_NAMES.get(hb.custom_mode) != mode_name else "LOITER"]
+        now = flavour.mode_name(v.autopilot, hb.custom_mode)
+        other = flavour.set_mode_params(v.autopilot, mode_name if now != mode_name else "LOITER")
         return Target(
             v.sysid,
             v.compid,
@@ -119,6 +120,7 @@ class FuzzTarget:
             self.probe.base + 7 * self.probe.step,
             other,
             self.ranges,
+            nonfinite_takeoff_legal=flavour.nonfinite_takeoff_alt_is_default(v.autopilot),
         )
 
     def _alive(self) -> bool:
@@ -185,7 +187,7 @@ class FuzzTarget:
             self.worst_gap_s = max(self.worst_gap_s, link.clock.now() - before.t)
         if hb.custom_mode != base.mode:
             problems.append(("state-changed",
-                             f"mode changed to {MODE_NAMES.get(hb.custom_mode, hb.custom_mode)}"))
+                             f"mode changed to {flavour.mode_name(v.autopilot, hb.custom_mode)}"))
         if bool(hb.base_mode & ARMED) != base.armed:
             problems.append(("state-changed", f"armed became {not base.armed}"))
         pos = v.latest("GLOBAL_POSITION_INT")
@@ -227,7 +229,7 @@ class FuzzTarget:
                 v.set_param(name, v.journal[name].original)
             hb = v.latest("HEARTBEAT")
             if hb is not None and hb.custom_mode != base.mode:
-                v.set_mode(MODE_NAMES[base.mode])
+                v.set_mode(flavour.mode_name(v.autopilot, base.mode))
         except VehicleError:
             self._reconnect()
 

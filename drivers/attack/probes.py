@@ -26,9 +26,10 @@ class Probe:
 
     def __init__(self, vehicle: Vehicle, settings: dict[str, Any]) -> None:
         cfg = settings["probe"]
+        own = flavour.per_family(cfg, vehicle.autopilot, "suites.security.probe")  # LookupError
         self.vehicle = vehicle
-        self.name: str = cfg["param"]
-        self.step: float = cfg["step"]
+        self.name: str = own["param"]
+        self.step: float = own["step"]
         self.mode_name: str = cfg["mode"]
         self.base = vehicle.get_param(self.name)
         vehicle.set_param(self.name, self.base)  # journaled from here on

@@ -60,9 +60,10 @@ class Target:
     compid: int
     probe_param: str
     probe_value: float  # a legal value of the probe parameter, different from its current one
-    probe_mode: int  # a legal mode different from the current one
+    probe_mode: tuple[float, float, float]  # DO_SET_MODE param1..3 of a legal other mode
     param_ranges: dict[str, tuple[float, float]]
     sender: tuple[int, int] = (240, 190)  # the fuzzer's own sysid, compid
+    nonfinite_takeoff_legal: bool = False  # PX4: NAV_TAKEOFF to a non-finite alt = default height
 
     def pack(self, msg: Any) -> bytes:
         """One frame from the fuzzer, sequence number 0: the same draw gives the same bytes."""
@@ -99,8 +100,8 @@ def hostile_command(draw: st.DrawFn, t: Target) -> tuple[str, Any]:
         p[0] = draw(not_one_of(0.0, 1.0))
         p[1] = draw(not_one_of(21196.0, 2989.0))  # never a forced arm or disarm
         return f"ARM_DISARM p1 {p[0]}", _command(t, M.MAV_CMD_COMPONENT_ARM_DISARM, p)
-    if kind == "takeoff":
-        p[6] = draw(hostile_floats())
+    if kind == "takeoff":  # a non-finite altitude is legal where it means the default height
+        p[6] = draw(st.sampled_from(HUGE) if t.nonfinite_takeoff_legal else hostile_floats())
         return f"NAV_TAKEOFF alt {p[6]}", _command(t, M.MAV_CMD_NAV_TAKEOFF, p)
     if kind == "speed":
         p[1] = draw(hostile_floats())
@@ -156,8 +157,7 @@ def hostile_other(draw: st.DrawFn, t: Target) -> tuple[str, Any]:
 def state_changing(t: Target) -> st.SearchStrategy[tuple[str, bytes]]:
     """Frames a correct vehicle WOULD obey: the bases the malformed cases break."""
     mode = M.MAVLink_command_long_message(
-        t.sysid, t.compid, M.MAV_CMD_DO_SET_MODE, 0,
-        M.MAV_MODE_FLAG_CUSTOM_MODE_ENABLED, t.probe_mode, 0, 0, 0, 0, 0,
+        t.sysid, t.compid, M.MAV_CMD_DO_SET_MODE, 0, *t.probe_mode, 0, 0, 0, 0,
     )  # fmt: skip
     param = M.MAVLink_param_set_message(
         t.sysid, t.compid, t.probe_param.encode(), t.probe_value, M.MAV_PARAM_TYPE_REAL32
@@ -224,8 +224,9 @@ def corpus(t: Target) -> list[Case]:
         p = [0.0] * 7
         out.append(Case("semantic", f"ARM_DISARM p1 {v}",
                         t.pack(_command(t, M.MAV_CMD_COMPONENT_ARM_DISARM, [v, *p[1:]]))))
-        out.append(Case("semantic", f"NAV_TAKEOFF alt {v}",
-                        t.pack(_command(t, M.MAV_CMD_NAV_TAKEOFF, [*p[:6], v]))))
+        if not t.nonfinite_takeoff_legal:
+            out.append(Case("semantic", f"NAV_TAKEOFF alt {v}",
+                            t.pack(_command(t, M.MAV_CMD_NAV_TAKEOFF, [*p[:6], v]))))
         out.append(Case("semantic", f"DO_CHANGE_SPEED {v}",
                         t.pack(_command(t, M.MAV_CMD_DO_CHANGE_SPEED, [0.0, v, *p[2:]]))))
     for name in sorted(t.param_ranges)[:1]:  # one is enough: ranges are the other check's
@@ -235,7 +236,7 @@ def corpus(t: Target) -> list[Case]:
             out.append(Case("semantic", f"PARAM_SET {name}={v} type {M.MAV_PARAM_TYPE_REAL32}",
                             t.pack(msg)))  # fmt: skip
     base = [("DO_SET_MODE", t.pack(_command(t, M.MAV_CMD_DO_SET_MODE,
-                                            [cmd, t.probe_mode, 0, 0, 0, 0, 0]))),
+                                            [*t.probe_mode, 0, 0, 0, 0]))),
             (f"PARAM_SET {t.probe_param}", t.pack(M.MAVLink_param_set_message(
                 t.sysid, t.compid, t.probe_param.encode(), t.probe_value,
                 M.MAV_PARAM_TYPE_REAL32)))]  # fmt: skip

@@ -21,6 +21,15 @@ def family(autopilot: int) -> str:
     return entry.name.removeprefix("MAV_AUTOPILOT_").lower() if entry else str(autopilot)
 
 
+def per_family(section: dict[str, Any], autopilot: int, where: str) -> Any:
+    """A profile setting given per autopilot family (`{ardupilot: ..., px4: ...}`): this
+    vehicle's entry. LookupError naming the missing key if the profile gives none."""
+    fam = family(autopilot)
+    if fam not in section:
+        raise LookupError(f"the profile gives no {fam} entry for this check ({where}.{fam})")
+    return section[fam]
+
+
 # ArduPilot Copter FS_GCS_ENABLE: 1 = RTL, 5 = LAND (parameter documentation).
 _AP_GCS_ACTIONS = {"RTL": 1, "LAND": 5}
 # PX4 NAV_DLL_ACT: 0 off, 1 hold, 2 return, 3 land, 5 terminate, 6 disarm (parameter reference).
@@ -77,6 +86,7 @@ _PX4_MODES = {
     "AUTO": (4, 4),  # AUTO.MISSION
     "RTL": (4, 5),  # AUTO.RTL
     "LAND": (4, 6),  # AUTO.LAND
+    "TAKEOFF": (4, 2),  # AUTO.TAKEOFF (named, for reports: the suites never ask for it)
 }
 
 
@@ -135,6 +145,14 @@ def uses_amsl_altitude(autopilot: int) -> bool:
     """Whether NAV_TAKEOFF and DO_REPOSITION (COMMAND_LONG) take their altitude above mean sea
     level: PX4's navigator does (takeoff.cpp compares it with the global altitude); ArduPilot
     reads it relative to home."""
+    return autopilot == mavlink.MAV_AUTOPILOT_PX4
+
+
+def nonfinite_takeoff_alt_is_default(autopilot: int) -> bool:
+    """Whether MAV_CMD_NAV_TAKEOFF with a NaN or infinite altitude is a legal command meaning
+    "the default height": PX4's (NaN is its "not given"; navigator takeoff.cpp takes
+    MIS_TAKEOFF_ALT for any non-finite altitude, and commander switches to AUTO.TAKEOFF for
+    every NAV_TAKEOFF). Elsewhere such an altitude is hostile and must be refused."""
     return autopilot == mavlink.MAV_AUTOPILOT_PX4
 
 

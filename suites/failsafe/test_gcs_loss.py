@@ -31,7 +31,7 @@ WAIT_FACTOR = 2.0  # a wait runs this many times the bound it measures, so the b
 ANNOUNCE_S = 3.0  # vehicle seconds after the link returns for texts held back during the outage
 
 
-@pytest.mark.requirement("AP-FS-GCS", "GB42590-4.3")
+@pytest.mark.requirement("GB42590-4.3", ardupilot="AP-FS-GCS", px4="PX4-DL-LOSS")
 @pytest.mark.needs("flight")
 def test_failsafe_fires_on_time(proxy, vehicle, settings, measure):
     # given a flying vehicle with the GCS failsafe set to gcs_timeout_s
@@ -58,7 +58,7 @@ def test_failsafe_fires_on_time(proxy, vehicle, settings, measure):
     wait_landed(vehicle, settings["land_timeout_s"])
 
 
-@pytest.mark.requirement("AP-FS-GCS", "GB42590-4.3")
+@pytest.mark.requirement("GB42590-4.3", ardupilot="AP-FS-GCS", px4="PX4-DL-LOSS")
 @pytest.mark.needs("flight")
 def test_failsafe_takes_the_configured_action_and_says_so(proxy, vehicle, settings, measure):
     # given a flying vehicle with the GCS failsafe set to the profile's action
@@ -85,7 +85,7 @@ def test_failsafe_takes_the_configured_action_and_says_so(proxy, vehicle, settin
     wait_landed(vehicle, settings["land_timeout_s"])
 
 
-@pytest.mark.requirement("AP-FS-GCS", "GB42590-4.3")
+@pytest.mark.requirement("GB42590-4.3", ardupilot="AP-FS-GCS", px4="PX4-DL-LOSS")
 @pytest.mark.needs("flight")
 def test_control_returns_with_the_link(proxy, vehicle, settings, measure):
     # given a flying vehicle whose uplink was lost long enough to trigger the failsafe
@@ -114,7 +114,7 @@ def test_control_returns_with_the_link(proxy, vehicle, settings, measure):
     assert m.ok and state == mavlink.MAV_LANDED_STATE_ON_GROUND, f"{m}; landed_state {state}"
 
 
-@pytest.mark.requirement("AP-FS-GCS", "GB42590-4.3")
+@pytest.mark.requirement("GB42590-4.3", ardupilot="AP-FS-GCS", px4="PX4-DL-LOSS")
 @pytest.mark.needs("flight")
 def test_failsafe_clears_with_the_link_and_fires_again(proxy, vehicle, settings, measure):
     # given a flying vehicle whose uplink was lost until the failsafe fired
@@ -163,7 +163,7 @@ def _other_sysid(ours: int) -> int:
     return 254 if ours != 254 else 253
 
 
-@pytest.mark.requirement("AP-FS-GCS", "GB42590-4.3")
+@pytest.mark.requirement("GB42590-4.3", ardupilot="AP-FS-GCS")  # ArduPilot's SYSID_MYGCS alone
 @pytest.mark.needs("flight")
 def test_another_systems_heartbeat_does_not_hold_off_the_failsafe(
     proxy, vehicle, vehicle_driver, settings, profile, measure

@@ -18,6 +18,7 @@ from drivers.attack.probes import read_param
 from drivers.errors import WaitTimeout
 from drivers.impair.uplink import cut_uplink
 from drivers.mavlink import mavlink
+from drivers.services.flavour import per_family
 from drivers.services.flight import fly, wait_landed
 from drivers.services.link_quality import command_round_trips
 
@@ -200,7 +201,11 @@ def test_vehicle_answers_again_after_a_flood(
     # frames on another channel, a burst of parameter reads, the sender leaving while they are
     # being answered) is repeated `attempts` times, each from a vehicle that answers again (a
     # vehicle may stall after some attacks only: the check says in how many)
-    flood, param = settings["flood"], settings["probe"]["param"]
+    flood = settings["flood"]
+    try:
+        param = per_family(settings["probe"], vehicle.autopilot, "suites.security.probe")["param"]
+    except LookupError as exc:
+        pytest.skip(str(exc))
     link = vehicle.link
     silences: list[float] = []
     sent = answered = 0
@@ -253,7 +258,7 @@ def test_vehicle_answers_again_after_a_flood(
     assert not unacked, "a command was not acknowledged after the flood"
 
 
-@pytest.mark.requirement("ROB-FLOOD", "AP-FS-GCS", "GB42590-4.3")
+@pytest.mark.requirement("ROB-FLOOD", "GB42590-4.3", ardupilot="AP-FS-GCS", px4="PX4-DL-LOSS")
 @pytest.mark.needs("flight")
 def test_gcs_failsafe_fires_under_a_flood(
     proxy, vehicle, vehicle_driver, settings, profile, measure

@@ -59,7 +59,8 @@ def test_second_ground_station_is_refused(
     assert m.ok, f"channel {channel}, spoofer sysid {sysid}: {'; '.join(effects)}"
 
 
-@pytest.mark.requirement("MAV-SIGN-UNSIGNED", "AP-FS-GCS", "GB42590-4.3", "GB42590-4.11")
+@pytest.mark.requirement("MAV-SIGN-UNSIGNED", "GB42590-4.3", "GB42590-4.11", ardupilot="AP-FS-GCS",
+                         px4="PX4-DL-LOSS")  # fmt: skip
 @pytest.mark.needs("flight")
 def test_spoofed_heartbeats_do_not_hide_a_link_loss(
     proxy, signing, peers, vehicle, policy, settings, profile, measure
