@@ -83,6 +83,7 @@ class Ftp:
     sys_written: dict[str, bytes] = field(default_factory=dict)  # @SYS writes (known-bad only)
     _buffer: bytearray = field(default_factory=lambda: bytearray(DATA_MAX))
     _own_tmp: bool = False
+    req_size: int = 0  # the size field of the request being handled
 
     def __post_init__(self) -> None:
         if self.files_dir is None:
@@ -117,6 +118,7 @@ class Ftp:
                 resent = resent[:4] + bytes([DATA_MAX]) + resent[5:]  # size says so too
             self._send(link, msg, resent)
             return
+        self.req_size = size
         code, out_session, out_data = self._handle(opcode, session, offset, data)
         if code == OP_Nack:
             out_data = bytes(out_data[:2])
@@ -257,7 +259,8 @@ class Ftp:
         content = self._read_all(self._session(sid).path)
         if offset >= len(content):
             raise FtpError(ERR_EOF)
-        return self._ack(sid, content[offset:offset + DATA_MAX])
+        size = min(self.req_size, DATA_MAX) or DATA_MAX  # the size asked for (0: a packet's)
+        return self._ack(sid, content[offset:offset + size])
 
     def op_write(self, sid: int, offset: int, data: bytes) -> tuple[int, int, bytes]:
         s = self._session(sid)
