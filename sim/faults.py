@@ -68,6 +68,15 @@ FAULTS: dict[str, str] = {
     "the whole reply buffer: stale bytes beyond the cached reply's size (PX4 #28347)",
     "ftp_write_protect_bypass": "a ListDirectory makes every open FTP session writable: Open "
     "(read-only) + List + Write writes a protected file (PX4 #28349)",
+    "ftp_open_wo_unprotected": "OpenFileWO forgets the write protection: a protected file "
+    "(@SYS/storage.bin) opens for writing (every other operation refuses)",
+    "ftp_create_unprotected": "CreateFile forgets the write protection: it empties a protected "
+    "file and opens it for writing",
+    "ftp_truncate_unprotected": "TruncateFile forgets the write protection of @SYS files",
+    "ftp_remove_unprotected": "RemoveFile forgets the write protection: a protected file can be "
+    "removed",
+    "ftp_rename_onto_protected": "Rename checks its source, not its destination: a file renamed "
+    "onto a protected name replaces it",
     "ftp_unsigned_key_read": "with a key set, an unsigned FILE_TRANSFER_PROTOCOL is still "
     "accepted on every link: @SYS/storage.bin (the key) reads unsigned",
     "serial_control_unsigned_shell": "with a key set, an unsigned SERIAL_CONTROL is still "

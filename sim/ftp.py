@@ -11,7 +11,9 @@ that reply again (a lost reply must not run a write twice).
 
 Faults: ftp_traversal (`..` may leave the root), ftp_resend_leaks (a resent reply carries the
 whole reply buffer, stale bytes beyond its size included), ftp_write_protect_bypass (Open +
-List + Write: a session opened read-only can be written after a ListDirectory).
+List + Write: a session opened read-only can be written after a ListDirectory), and one handler
+each that forgets the @SYS check: ftp_open_wo_unprotected, ftp_create_unprotected,
+ftp_truncate_unprotected, ftp_remove_unprotected, ftp_rename_onto_protected.
 """
 
 from __future__ import annotations
@@ -81,6 +83,7 @@ class Ftp:
     # sender (sysid, compid) -> (request seq, request bytes, reply): answers a resent request
     last: dict[tuple[int, int], tuple[int, bytes, Reply]] = field(default_factory=dict)
     sys_written: dict[str, bytes] = field(default_factory=dict)  # @SYS writes (known-bad only)
+    sys_removed: set[str] = field(default_factory=set)  # @SYS removals (known-bad only)
     _buffer: bytearray = field(default_factory=lambda: bytearray(DATA_MAX))
     _own_tmp: bool = False
     req_size: int = 0  # the size field of the request being handled
@@ -174,7 +177,8 @@ class Ftp:
         storage = bytearray(STORAGE_SIZE)
         storage[16:20] = b"SKYP"
         storage[4096:4096 + 32] = key
-        return {"storage.bin": bytes(self.sys_written.get("storage.bin", storage))}
+        files = {"storage.bin": bytes(self.sys_written.get("storage.bin", storage))}
+        return {n: b for n, b in files.items() if n not in self.sys_removed}
 
     def _read_all(self, path: str) -> bytes:
         if path.startswith(SYS + "/"):
@@ -187,9 +191,14 @@ class Ftp:
         with open(path, "rb") as f:
             return f.read()
 
-    def _protected(self, path: str) -> None:
+    def _protected(self, path: str, forgotten: str = "") -> bool:
+        """FtpError for a path in @SYS; True for one whose handler forgot the check (the known-bad
+        vehicle's fault `forgotten`), False for any other path."""
         if path == SYS or path.startswith(SYS + "/"):
+            if forgotten and self.sim.faults.on(forgotten) and path != SYS:
+                return True
             raise FtpError(ERR_PROTECTED)
+        return False
 
     def _new_session(self, path: str, writable: bool) -> int:
         if len(self.sessions) >= MAX_SESSIONS:
@@ -243,16 +252,19 @@ class Ftp:
 
     def op_open_wo(self, _s: int, _o: int, data: bytes) -> tuple[int, int, bytes]:
         path = self.resolve(data)
-        self._protected(path)
-        if not os.path.isfile(path):
+        if self._protected(path, "ftp_open_wo_unprotected"):
+            self._read_all(path)  # it must exist
+        elif not os.path.isfile(path):
             raise FtpError(ERR_NOT_FOUND)
         return self._ack(self._new_session(path, True))
 
     def op_create(self, _s: int, _o: int, data: bytes) -> tuple[int, int, bytes]:
         path = self.resolve(data)
-        self._protected(path)
-        with open(path, "wb"):
-            pass
+        if self._protected(path, "ftp_create_unprotected"):
+            self.sys_written[path[len(SYS) + 1:]] = b""
+        else:
+            with open(path, "wb"):
+                pass
         return self._ack(self._new_session(path, True))
 
     def op_read(self, sid: int, offset: int, _d: bytes) -> tuple[int, int, bytes]:
@@ -288,7 +300,10 @@ class Ftp:
 
     def op_remove(self, _s: int, _o: int, data: bytes) -> tuple[int, int, bytes]:
         path = self.resolve(data)
-        self._protected(path)
+        if self._protected(path, "ftp_remove_unprotected"):
+            self._read_all(path)  # it must exist
+            self.sys_removed.add(path[len(SYS) + 1:])
+            return self._ack()
         if not os.path.isfile(path):
             raise FtpError(ERR_NOT_FOUND)
         os.remove(path)
@@ -312,7 +327,9 @@ class Ftp:
 
     def op_truncate(self, _s: int, offset: int, data: bytes) -> tuple[int, int, bytes]:
         path = self.resolve(data)
-        self._protected(path)
+        if self._protected(path, "ftp_truncate_unprotected"):
+            self.sys_written[path[len(SYS) + 1:]] = self._read_all(path)[:offset]
+            return self._ack()
         if not os.path.isfile(path):
             raise FtpError(ERR_NOT_FOUND)
         os.truncate(path, offset)
@@ -324,9 +341,13 @@ class Ftp:
             raise FtpError(ERR_FAIL)
         old, new = self.resolve(parts[0]), self.resolve(parts[1])
         self._protected(old)
-        self._protected(new)
+        onto = self._protected(new, "ftp_rename_onto_protected")
         if not os.path.exists(old):
             raise FtpError(ERR_NOT_FOUND)
+        if onto:  # known-bad: the destination is not checked
+            self.sys_written[new[len(SYS) + 1:]] = self._read_all(old)
+            os.remove(old)
+            return self._ack()
         os.replace(old, new)
         return self._ack()
 

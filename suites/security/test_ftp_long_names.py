@@ -17,47 +17,48 @@ from drivers.services.ftp import DATA_MAX, FtpClient, OP_CreateFile, OP_RemoveFi
 from drivers.services.logs import list_logs, read_log
 
 
-def wait_for_logs(vehicle, settings):
+def wait_for_logs(vehicle, ftp_settings):
     """The vehicle's logs, once it lists at least one (the profile's log_params make a vehicle
     log on the ground; asked once a vehicle second)."""
-    deadline = vehicle.link.clock.now() + settings["log_wait_s"]
+    deadline = vehicle.link.clock.now() + ftp_settings["log_wait_s"]
     while True:
-        logs = list_logs(vehicle.link, vehicle.sysid, settings["reply_s"])
+        logs = list_logs(vehicle.link, vehicle.sysid, ftp_settings["reply_s"])
         if logs or vehicle.link.clock.now() >= deadline:
             return logs
         vehicle.link.elapse(1.0)
 
 
-def long_names(settings) -> list[str]:
-    folder = settings["log_folder"].rstrip("/")
+def long_names(ftp_settings) -> list[str]:
+    folder = ftp_settings["log_folder"].rstrip("/")
     names = []
-    for n in settings["long_name_bytes"]:
+    for n in ftp_settings["long_name_bytes"]:
         stem = "skyproof-long-"
         names.append(f"{folder}/{stem}{'x' * max(0, n - len(stem) - 4)}.BIN")
     return names
 
 
 @pytest.mark.requirement("ROB-FTP-PATH", "GB42590-4.11")
-def test_long_names_crash_nothing(vehicle, vehicle_driver, ftp: FtpClient, settings, measure):
+def test_long_names_crash_nothing(vehicle, vehicle_driver, ftp: FtpClient, ftp_settings, measure):
     # given a vehicle whose log service lists logs and returns a log's first bytes
-    for name, value in settings["log_params"].items():
+    for name, value in ftp_settings["log_params"].items():
         vehicle.set_param(name, value)  # journaled: the vehicle fixture restores it
-    before = wait_for_logs(vehicle, settings)
+    before = wait_for_logs(vehicle, ftp_settings)
     if not before:
-        pytest.fail(f"precondition: the vehicle listed no log within {settings['log_wait_s']:g} s "
-                    f"(log_params {settings['log_params']})", pytrace=False)
+        wait = ftp_settings["log_wait_s"]
+        pytest.fail(f"precondition: the vehicle listed no log within {wait:g} s "
+                    f"(ftp.log_params {ftp_settings['log_params']})", pytrace=False)
     first = before[0].id
-    count = min(settings["log_read_bytes"], before[0].size)
-    data_before = read_log(vehicle.link, vehicle.sysid, first, count, settings["reply_s"])
+    count = min(ftp_settings["log_read_bytes"], before[0].size)
+    data_before = read_log(vehicle.link, vehicle.sysid, first, count, ftp_settings["reply_s"])
     # when files with long names are created in the log folder, and a path with no terminator
     # fills the whole payload
     accepted, created = [], []
-    for path in long_names(settings):
+    for path in long_names(ftp_settings):
         reply = ftp.write(path, b"skyproof long name")
         if reply.ok:
             accepted.append(f"{len(path.rsplit('/', 1)[-1])}-byte name")
             created.append(path)
-    overfull = (settings["log_folder"].rstrip("/") + "/skyproof-full-").encode()
+    overfull = (ftp_settings["log_folder"].rstrip("/") + "/skyproof-full-").encode()
     overfull = overfull.ljust(DATA_MAX, b"z")
     reply = ftp.ask_raw(ftp.build(OP_CreateFile, data=overfull, size=DATA_MAX))
     if reply is not None and reply.ok:
@@ -68,10 +69,10 @@ def test_long_names_crash_nothing(vehicle, vehicle_driver, ftp: FtpClient, setti
     # then the log service still lists the same logs and returns the same bytes
     problems = []
     try:
-        after = list_logs(vehicle.link, vehicle.sysid, settings["reply_s"])
+        after = list_logs(vehicle.link, vehicle.sysid, ftp_settings["reply_s"])
         if first not in {e.id for e in after}:
             problems.append(f"log {first} no longer listed (listed: {[e.id for e in after]})")
-        data_after = read_log(vehicle.link, vehicle.sysid, first, count, settings["reply_s"])
+        data_after = read_log(vehicle.link, vehicle.sysid, first, count, ftp_settings["reply_s"])
         if data_after != data_before:
             problems.append(f"log {first}'s first {count} bytes differ after the long names")
     except (VehicleLost, VehicleSilent, WaitTimeout) as exc:

@@ -15,7 +15,7 @@ from drivers.services.ftp import FtpClient, OP_ReadFile
 
 
 @pytest.mark.requirement("ROB-FTP-RESEND", "GB42590-4.11")
-def test_resent_request_gets_the_same_reply(ftp: FtpClient, settings, measure):
+def test_resent_request_gets_the_same_reply(ftp: FtpClient, ftp_settings, measure):
     # given a file of known non-zero bytes, opened and read whole once
     name = f"skyproof-resend-{secrets.token_hex(3)}.bin"
     content = bytes((b % 255) + 1 for b in secrets.token_bytes(600))
@@ -27,15 +27,16 @@ def test_resent_request_gets_the_same_reply(ftp: FtpClient, settings, measure):
         whole = ftp.read_session(opened.session, len(content))
         assert whole == content, f"precondition: read back {len(whole)} of {len(content)} bytes"
         # when a short read is sent, then resent with the same sequence number
-        size = settings["resend_read_bytes"]
+        size = ftp_settings["resend_read_bytes"]
         payload = ftp.build(OP_ReadFile, session=opened.session, offset=0, size=size)
         first = ftp.ask_raw(payload)
         again = ftp.ask_raw(payload)
         ftp.terminate(opened.session)
     finally:
         ftp.remove(name)
-    assert first is not None, f"no reply to ReadFile (size {size}) within {settings['reply_s']} s"
-    assert again is not None, f"no reply to the resent ReadFile within {settings['reply_s']} s"
+    wait = ftp_settings["reply_s"]
+    assert first is not None, f"no reply to ReadFile (size {size}) within {wait:g} s"
+    assert again is not None, f"no reply to the resent ReadFile within {wait:g} s"
     # then both replies are the same, and neither carries bytes past its stated size
     problems = []
     if (again.opcode, again.size, again.data) != (first.opcode, first.size, first.data):
