@@ -121,6 +121,13 @@ class FuzzTarget:
             self.ranges,
         )
 
+    def connected(self) -> Link:
+        """The fuzzer's live connection (a vehicle that died is restarted first)."""
+        if not self._alive():
+            self._reconnect()
+        assert self.link is not None
+        return self.link
+
     def _alive(self) -> bool:
         return bool(
             self.link is not None

@@ -16,9 +16,10 @@ from typing import Any
 
 import pymavlink.mavftp_op as ops
 from pymavlink.mavftp import FtpError
-from pymavlink.mavftp_op import (
+from pymavlink.mavftp_op import (  # re-exported: checks name operations from here
     FTP_OP,
     OP_Ack,
+    OP_CalcFileCRC32,
     OP_CreateDirectory,
     OP_CreateFile,
     OP_ListDirectory,
@@ -235,6 +236,9 @@ class FtpClient:
 
     def truncate(self, path: str | bytes, length: int) -> FtpReply:
         return self.request(OP_TruncateFile, offset=length, data=path_bytes(path))
+
+    def crc32(self, path: str | bytes) -> FtpReply:
+        return self.request(OP_CalcFileCRC32, data=path_bytes(path))
 
     def rename(self, old: str | bytes, new: str | bytes) -> FtpReply:
         return self.request(OP_Rename, data=path_bytes(old) + b"\0" + path_bytes(new) + b"\0")

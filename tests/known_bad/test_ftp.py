@@ -5,7 +5,8 @@ fragment of its OWN message while every other check of the run passes
 (tests/known_bad/runner.py). The traversal fault fails every operation of the root check, so it
 runs alone; the crash, leak, bypass and unsigned faults speak to one check each and share a
 run (the crash on a long name comes back as a fresh simulator for the next check, its long
-names removed). Each write-protection order has a fault of its own (one handler that forgets
+names removed). The FTP fuzzer's corpus meets the four published defects in one run. Each
+write-protection order has a fault of its own (one handler that forgets
 the check); the orders judge only what their own attack did, so four share a run, and the
 removal runs alone (a protected file gone would skip the orders after it)."""
 
@@ -15,6 +16,7 @@ from tests.known_bad.runner import Proof, assert_fails_exactly, run_proof
 
 ROOT = "suites/security/test_ftp_root.py"
 WRITE = "suites/security/test_ftp_write_protect.py"
+FUZZ = "suites/security/test_ftp_fuzz.py"
 FTP = (ROOT, "suites/security/test_ftp_long_names.py", "suites/security/test_ftp_resend.py",
        WRITE, "suites/security/test_ftp_unsigned.py")
 BASE = "sim.yaml"
@@ -72,6 +74,23 @@ PROOFS = {
             **order("create", "bytes, was", "CreateFile -> ACK"),
             **order("truncate", "is 1 bytes", "TruncateFile -> ACK"),
             **order("rename_onto", "bytes, was", "Rename -> ACK"),
+        },
+        base=BASE,
+    ),
+    # the fuzzer's corpus meets each published defect: traversal, the crash on a long log
+    # name, the resend that leaks, Open + List + Write
+    "fuzz_corpus": Proof(
+        (FUZZ,),
+        ("ftp_traversal", "ftp_long_name_crash", "ftp_resend_leaks", "ftp_write_protect_bypass"),
+        {
+            "test_fuzzed_ftp_requests_change_nothing": (
+                "outside-root after FTP RemoveFile escape path ../canary",
+                "vehicle-died after FTP CreateFile long log name",
+                "reply-leak after FTP OpenFileRO @SYS/storage.bin",
+                "a resent request's reply differs",
+                "protected-changed after FTP OpenFileRO @SYS/storage.bin",
+                "reproducer: ",
+            ),
         },
         base=BASE,
     ),
