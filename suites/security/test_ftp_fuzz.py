@@ -40,6 +40,19 @@ from drivers.services.logs import list_logs
 from reports.paths import safe_name, shown
 from suites.security.records import Failure, save_reproducer
 
+# A defect of these kinds is one defect whatever batch shows it (its finding's subject), and
+# once found, batches with requests of its tag are not drawn again.
+CLASSES = {"outside-root": "escape", "protected-changed": "protected", "reply-leak": "resent"}
+
+
+def tags_of(case: Case, protected: tuple[str, ...]) -> set[str]:
+    tags = {"escape"} if "escape path" in case.what else set()
+    if case.what.startswith("resent"):
+        tags.add("resent")
+    if "protected path" in case.what or any(p in case.what for p in protected):
+        tags.add("protected")
+    return tags
+
 
 class BudgetSpent(BaseException):
     """Raised inside the property to stop hypothesis (a BaseException passes through it)."""
@@ -175,7 +188,7 @@ def test_fuzzed_ftp_requests_change_nothing(
     judge = FtpJudge(fuzzer, t, root, canary, ftp_settings["reply_s"])
     judge.client().ask(OP_CreateDirectory, data=fuzz["sandbox"].encode())  # it may exist
     failures: list[Failure] = []
-    found: set[str] = set()
+    found: set[str] = set()  # input kinds, and classes (CLASSES), already failed: not sent again
 
     def send(batch: list[Case]) -> Problem | None:
         try:
@@ -184,6 +197,8 @@ def test_fuzzed_ftp_requests_change_nothing(
             raise MachineryFailed(f"{type(exc).__name__}: {exc}") from exc
         if problem is not None:
             failures.append(Failure(batch, problem))
+            if problem.kind in CLASSES:
+                found.add(CLASSES[problem.kind])
         return problem
 
     @hypothesis_settings(
@@ -194,7 +209,7 @@ def test_fuzzed_ftp_requests_change_nothing(
     @seed(fuzz["seed"])
     @given(batch=ftp_batches(t, fuzz["frames_per_example"]))
     def survives(batch: list[Case]) -> None:
-        assume(not any(c.key in found for c in batch))
+        assume(not any(c.key in found or tags_of(c, t.protected) & found for c in batch))
         if fuzzer.vehicle_s - start_s > fuzz["max_vehicle_s"] or (
             fuzzer.restarts - start_restarts > fuzz["max_restarts"]
         ):
@@ -250,7 +265,8 @@ def test_fuzzed_ftp_requests_change_nothing(
     for n, f in enumerate(defects, 1):
         path = save_reproducer(f, fuzz, request.node.nodeid, run_dir, n)
         cases = "; ".join(c.what for c in f.batch)
-        findings.add(f.problem.kind, f.subject, f"{f.problem.text.splitlines()[0]} after {cases}",
+        subject = CLASSES.get(f.problem.kind) or f.subject  # a class: one defect, any batch
+        findings.add(f.problem.kind, subject, f"{f.problem.text.splitlines()[0]} after {cases}",
                      reproducer=shown(path))
         lines.append(f"{f.problem.kind} after {cases}: {f.problem.text} (reproducer: {path})")
     m = measure.at_most("defects found (distinct inputs)", len(defects), "", 0)

@@ -17,12 +17,20 @@ from drivers.services.ftp import FtpClient, OP_OpenFileWO, OP_RemoveFile, OP_Wri
 TRICKS = ("../{}", "/../{}", "./../{}", "./.././{}", "//..//{}", "..\\{}", "{abs}")
 
 
-def spellings(name: str, absolute: str) -> list[str]:
-    return [t.format(name, abs=absolute) for t in TRICKS]
+FOLDERS = ("..", "/..", "./..", "//..//", "..\\", "{abs}")
 
 
-def folders(absolute_dir: str) -> list[str]:
-    return ["..", "/..", "./..", "//..//", "..\\", absolute_dir]
+def label(template: str) -> str:
+    """A spelling as every run names it (a finding's subject)."""
+    return template.replace("{}", "NAME").replace("{abs}", "ABSOLUTE-PATH")
+
+
+def spellings(name: str, absolute: str) -> list[tuple[str, str]]:
+    return [(label(t), t.format(name, abs=absolute)) for t in TRICKS]
+
+
+def folders(absolute_dir: str) -> list[tuple[str, str]]:
+    return [(label(t), t.format(abs=absolute_dir)) for t in FOLDERS]
 
 
 def positive_control(ftp: FtpClient, canary, op: str) -> str:
@@ -38,23 +46,24 @@ def positive_control(ftp: FtpClient, canary, op: str) -> str:
     return name
 
 
-def attempt(ftp: FtpClient, canary, op: str, inside: str) -> list[str]:
-    """What reached outside the root: one line per trick that did."""
-    reached: list[str] = []
+def attempt(ftp: FtpClient, canary, op: str, inside: str) -> list[tuple[str, str]]:
+    """What reached outside the root: (spelling as every run names it, what it did) per trick
+    that did."""
+    reached: list[tuple[str, str]] = []
     parent = canary.path.parent
     if op == "list":
-        for path in folders(str(parent)):
+        for spelled, path in folders(str(parent)):
             entries, _ = ftp.list_dir(path)
             if any(e[1:].split("\t")[0] == canary.name for e in entries):
-                reached.append(f"ListDirectory {path!r} showed {canary.name}")
+                reached.append((spelled, f"ListDirectory {path!r} showed {canary.name}"))
         return reached
-    for path in spellings(canary.name, str(canary.path)):
+    for spelled, path in spellings(canary.name, str(canary.path)):
         canary.replant()
         if op == "read":
             data, opened = ftp.read(path)
             if opened.ok:
                 got = "its content" if data == canary.content else f"{len(data or b'')} bytes"
-                reached.append(f"OpenFileRO {path!r} opened the canary ({got})")
+                reached.append((spelled, f"OpenFileRO {path!r} opened the canary ({got})"))
         elif op == "create":
             new = path.replace(canary.name, canary.name + ".new")
             ftp.write(new, b"escaped")
@@ -63,7 +72,8 @@ def attempt(ftp: FtpClient, canary, op: str, inside: str) -> list[str]:
             for made in (parent / (canary.name + ".new"), parent / (canary.name + ".dir")):
                 if made.exists():
                     kind = "folder" if made.is_dir() else "file"
-                    reached.append(f"{path!r} spelling created the {kind} {made.name} outside")
+                    reached.append(
+                        (spelled, f"{path!r} spelling created the {kind} {made.name} outside"))
                     made.rmdir() if made.is_dir() else made.unlink()
         elif op == "write":
             opened = ftp.request(OP_OpenFileWO, data=path.encode())
@@ -72,22 +82,25 @@ def attempt(ftp: FtpClient, canary, op: str, inside: str) -> list[str]:
                 ftp.terminate(opened.session)
             ftp.truncate(path, 1)
             if not canary.intact():
-                reached.append(f"OpenFileWO/WriteFile/TruncateFile {path!r} changed the canary")
+                reached.append(
+                    (spelled, f"OpenFileWO/WriteFile/TruncateFile {path!r} changed the canary"))
         elif op == "remove":
             ftp.remove(path)
             if not canary.path.exists():
-                reached.append(f"RemoveFile {path!r} removed the canary")
+                reached.append((spelled, f"RemoveFile {path!r} removed the canary"))
         elif op == "rename":
             moved = f"skyproof-moved-{secrets.token_hex(3)}"
             ftp.rename(path, moved)
             if not canary.path.exists() or (canary.root / moved).exists():
-                reached.append(f"Rename {path!r} -> {moved!r} took the canary into the root")
+                reached.append(
+                    (spelled, f"Rename {path!r} -> {moved!r} took the canary into the root"))
                 (canary.root / moved).unlink(missing_ok=True)
             out = path.replace(canary.name, canary.name + ".out")
             ftp.rename(inside, out)
             escaped = parent / (canary.name + ".out")
             if escaped.exists():
-                reached.append(f"Rename {inside!r} -> {out!r} put a file outside the root")
+                reached.append(
+                    (spelled, f"Rename {inside!r} -> {out!r} put a file outside the root"))
                 escaped.rename(canary.root / inside)  # back, for the next spelling
             if not (canary.root / inside).exists():
                 ftp.write(inside, b"inside")  # renamed to a literal name inside: a new one
@@ -103,7 +116,7 @@ def tidy(canary) -> None:
 
 @pytest.mark.requirement("ROB-FTP-ROOT", "GB42590-4.11")
 @pytest.mark.parametrize("op", ["list", "read", "create", "write", "remove", "rename"])
-def test_ftp_root_holds(op, ftp, canary, measure):
+def test_ftp_root_holds(op, ftp, canary, measure, findings):
     # given a canary file just outside the vehicle's FTP root, and FTP working inside it
     inside = positive_control(ftp, canary, op)
     try:
@@ -113,8 +126,13 @@ def test_ftp_root_holds(op, ftp, canary, measure):
         ftp.ask(OP_RemoveFile, data=inside.encode())
         tidy(canary)
     # then none reaches the canary or the folder around the root
-    tried = len(folders("")) if op == "list" else len(TRICKS)
+    tried = len(FOLDERS) if op == "list" else len(TRICKS)
     measure.record_value("path spellings tried", tried, "")
-    m = measure.at_most(f"spellings whose {op} reached outside the FTP root", len(reached), "",
+    escaped = sorted({spelled for spelled, _ in reached})
+    for spelled in escaped:  # one defect per spelling: the same on every run
+        texts = [text for s, text in reached if s == spelled]
+        findings.add("escapes-root", f"{op} via {spelled}", "; ".join(texts))
+    m = measure.at_most(f"spellings whose {op} reached outside the FTP root", len(escaped), "",
                         0)
-    assert m.ok, f"{op} outside the FTP root ({canary.root}): " + "; ".join(reached)
+    assert m.ok, f"{op} outside the FTP root ({canary.root}): " + "; ".join(
+        text for _, text in reached)
