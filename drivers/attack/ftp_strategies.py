@@ -54,26 +54,32 @@ def payload(seq: int, session: int, opcode: int, size: int, offset: int, data: b
     return bytes(ops.FTP_OP(seq, session, opcode, size, 0, 0, offset, bytearray(data)).pack())
 
 
-def names(t: FtpTarget) -> st.SearchStrategy[bytes]:
-    own = st.text("abcXYZ019._-", min_size=1, max_size=12).map(lambda s: f"skyproof-fz{s}")
+def own_names() -> st.SearchStrategy[bytes]:
+    """Names of the fuzzer's own (`skyproof-fz...`, short or long)."""
+    short = st.text("abcXYZ019._-", min_size=1, max_size=12).map(lambda s: f"skyproof-fz{s}")
     long = st.integers(40, 230).map(lambda n: "skyproof-fz" + "L" * (n - 11))
-    return st.one_of(
-        own.map(str.encode), long.map(str.encode),
-        st.sampled_from([b"%s%s%n", b"\xff\xfe\x80", b"a\0b", b"", b".", b".."]),
-    )
+    return st.one_of(short, long).map(str.encode)
+
+
+def odd_names() -> st.SearchStrategy[bytes]:
+    """Names that are not names: format strings, bytes that are not UTF-8, an embedded NUL,
+    empty, `.` and `..` (only ever inside the fuzzer's own folder)."""
+    return st.sampled_from([b"%s%s%n", b"\xff\xfe\x80", b"a\0b", b"", b".", b".."])
 
 
 def paths(t: FtpTarget) -> st.SearchStrategy[tuple[str, bytes]]:
     """(what, path bytes) a request may name."""
-    inside = st.sampled_from([t.sandbox + "/", t.log_folder.rstrip("/") + "/"])
+    sandbox = (t.sandbox + "/").encode()
+    logs = (t.log_folder.rstrip("/") + "/").encode()
     escape = st.sampled_from(["../", "/../", "./../", t.sandbox + "/../../", "//..//", "..\\"])
     canary = t.canary.encode() if t.canary else b"skyproof-canary"
     return st.one_of(
-        st.tuples(inside, names(t)).map(lambda p: ("own", p[0].encode() + p[1])),
+        st.one_of(own_names(), odd_names()).map(lambda n: ("own", sandbox + n)),
+        own_names().map(lambda n: ("own", logs + n)),
         escape.map(lambda e: ("escape", e.encode() + canary)),
         st.sampled_from(t.protected).map(lambda p: ("protected", p.encode())),
         st.binary(min_size=DATA_MAX, max_size=DATA_MAX).map(
-            lambda b: ("unterminated", (t.sandbox + "/").encode() + b.replace(b"\0", b"x"))),
+            lambda b: ("unterminated", sandbox + b.replace(b"\0", b"x"))),
     )
 
 
