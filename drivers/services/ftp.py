@@ -83,9 +83,13 @@ class FtpReply:
         if self.opcode != OP_Nack or not self.size:
             return f"opcode {self.opcode}"
         code = self.data[0]
-        name = FtpError(code).name if code in FtpError._value2member_map_ else str(code)
-        return f"{name} errno {self.data[1]}" if code == FtpError.FailErrno and self.size > 1 \
-            else name
+        try:
+            name = FtpError(code).name
+        except ValueError:
+            name = f"error {code}"
+        if code == FtpError.FailErrno and self.size > 1:
+            return f"{name} errno {self.data[1]}"
+        return name
 
     def __str__(self) -> str:
         return (f"{OP_NAMES.get(self.req_opcode, self.req_opcode)} -> {self.error} "

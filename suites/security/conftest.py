@@ -204,6 +204,8 @@ def ftp(vehicle: Vehicle, ftp_settings: dict[str, Any]) -> Iterator[FtpClient]:
 
 @pytest.fixture
 def canary(vehicle_driver: Any) -> Iterator[Canary]:
+    """A canary file beside the vehicle's FTP root on the host (the driver says where the root
+    is: the simulator's and SITL's folders are the harness's own); removed afterwards."""
     root = getattr(vehicle_driver, "ftp_root", None)
     if root is None:
         pytest.skip(f"vehicle driver {vehicle_driver.name!r} does not say where its FTP root is "
