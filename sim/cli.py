@@ -79,6 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--list-faults", action="store_true", help="list faults and exit")
     p.add_argument("--state-dir", type=Path, default=None,
                    help="directory where parameters, missions and the signing key persist")
+    p.add_argument("--files-dir", type=Path, default=None,
+                   help="folder holding the MAVLink FTP root (ftp/, logs in ftp/logs); "
+                   "default: a temporary one, removed on exit")
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                    help="boot with this parameter value (e.g. DID_ENABLE=1, read only at boot)")
     p.add_argument("--radio", default=None, metavar="CHANNEL[,CHANNEL...]|all",
@@ -164,7 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         parser.error(str(exc))  # exits 2, argparse-style
     cfg = Config(links=links, speedup=args.speedup, seed=args.seed, sysid=args.sysid,
-                 faults=args.fault, state_dir=args.state_dir, radio=radio, params=params)
+                 faults=args.fault, state_dir=args.state_dir, radio=radio, params=params,
+                 files_dir=args.files_dir)
     if args.home is not None:
         cfg.home = args.home
     sim = Sim(cfg)

@@ -18,7 +18,9 @@ from sim import commands, dynamics, failsafe, fence, guided, lenient_frames, mes
 from sim.auto import AutoMission
 from sim.clock import SimClock
 from sim.faults import Faults
+from sim.ftp import Ftp
 from sim.links import Link, LinkSpec, open_link
+from sim.log_service import LogService
 from sim.mav import MAVLinkMessage, mavlink
 from sim.mission_protocol import MissionProtocol
 from sim.mission_store import Item, MissionStore
@@ -47,6 +49,7 @@ class Config:
     state_dir: Path | None = None
     radio: tuple[int, ...] = ()  # channels with a simulated SiK radio in the path
     params: dict[str, float] = field(default_factory=dict)  # boot values (--param)
+    files_dir: Path | None = None  # MAVLink FTP root's parent (None: a temporary folder)
 
 
 class Sim:
@@ -109,6 +112,8 @@ class Sim:
         self.remote_id = RemoteId(self)
         self.radio = Radio(self, cfg.radio)
         self.addons = (self.signing, self.remote_id, self.radio)
+        self.ftp = Ftp(self, cfg.files_dir)
+        self.logs = LogService(self, self.ftp.root)
         self._was_warm = False
         self._bugs_reported: set[tuple[str, str]] = set()
         # (vehicle time, order, action): things that happen later in vehicle time (late answers
@@ -141,6 +146,7 @@ class Sim:
         for link in self.links:
             link.close(self.sel)
         self.sel.close()
+        self.ftp.close()
 
     def send(self, link: Link, msg: MAVLinkMessage) -> None:
         link.send(msg)
@@ -260,6 +266,7 @@ class Sim:
         self.auto.jumps.clear()
         for addon in self.addons:
             addon.reboot()
+        self.ftp.reboot()
 
     def _fence_changed(self, mission_type: int) -> None:
         if mission_type == M.MAV_MISSION_TYPE_FENCE:

@@ -78,6 +78,28 @@ FAULTS: dict[str, str] = {
     "key_in_log": "on arming, the signing key is written to the vehicle's own log (as ArduPilot)",
     "signing_lockout": "pymavlink's flaw: a badly signed frame still moves its stream's timestamp",
     "signing_streams_unbounded": "no limit on signing streams (a 17th new stream is accepted)",
+    "ftp_traversal": "MAVLink FTP joins a path as given: `..` walks out of the FTP root (list, "
+    "read, create, remove, rename outside it), as PX4 #25808",
+    "ftp_long_name_crash": "the log service copies each log-folder file name into a 60-byte "
+    "buffer: a longer name (created over FTP) crashes the vehicle on LOG_REQUEST_LIST "
+    "(CVE-2026-32743)",
+    "ftp_resend_leaks": "an FTP request resent with the same sequence number is answered with "
+    "the whole reply buffer: stale bytes beyond the cached reply's size (PX4 #28347)",
+    "ftp_write_protect_bypass": "a ListDirectory makes every open FTP session writable: Open "
+    "(read-only) + List + Write writes a protected file (PX4 #28349)",
+    "ftp_open_wo_unprotected": "OpenFileWO forgets the write protection: a protected file "
+    "(@SYS/storage.bin) opens for writing (every other operation refuses)",
+    "ftp_create_unprotected": "CreateFile forgets the write protection: it empties a protected "
+    "file and opens it for writing",
+    "ftp_truncate_unprotected": "TruncateFile forgets the write protection of @SYS files",
+    "ftp_remove_unprotected": "RemoveFile forgets the write protection: a protected file can be "
+    "removed",
+    "ftp_rename_onto_protected": "Rename checks its source, not its destination: a file renamed "
+    "onto a protected name replaces it",
+    "ftp_unsigned_key_read": "with a key set, an unsigned FILE_TRANSFER_PROTOCOL is still "
+    "accepted on every link: @SYS/storage.bin (the key) reads unsigned",
+    "serial_control_unsigned_shell": "with a key set, an unsigned SERIAL_CONTROL is still "
+    "accepted on every link: a shell for anyone (CVE-2026-1579)",
     "param_range_unchecked": "PARAM_SET stores any finite value, out of range or not (no clamp)",
     "remote_id_silent": "the autopilot sends its Remote ID transponder nothing (no "
     "OPEN_DRONE_ID_* on DID_MAVPORT); its arming gate and warnings still work",

@@ -54,9 +54,13 @@ STREAM = tuple[int, int, int]  # link id, sysid, compid
 
 
 def _unsigned_type_fault(faults: Any, msg_id: int) -> bool:
-    """Faults accepts_unsigned_param_set / accepts_unsigned_command_long."""
+    """Faults accepts_unsigned_param_set / _command_long, ftp_unsigned_key_read and
+    serial_control_unsigned_shell: one message type taken unsigned."""
     return (msg_id == M.MAVLINK_MSG_ID_PARAM_SET and faults.on("accepts_unsigned_param_set")) or (
-        msg_id == M.MAVLINK_MSG_ID_COMMAND_LONG and faults.on("accepts_unsigned_command_long"))
+        msg_id == M.MAVLINK_MSG_ID_COMMAND_LONG and faults.on("accepts_unsigned_command_long")) or (
+        msg_id == M.MAVLINK_MSG_ID_FILE_TRANSFER_PROTOCOL and faults.on("ftp_unsigned_key_read")
+    ) or (msg_id == M.MAVLINK_MSG_ID_SERIAL_CONTROL
+          and faults.on("serial_control_unsigned_shell"))
 
 
 class SigningParser(MAVLink):

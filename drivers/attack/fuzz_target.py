@@ -123,6 +123,13 @@ class FuzzTarget:
             nonfinite_takeoff_legal=flavour.nonfinite_takeoff_alt_is_default(v.autopilot),
         )
 
+    def connected(self) -> Link:
+        """The fuzzer's live connection (a vehicle that died is restarted first)."""
+        if not self._alive():
+            self._reconnect()
+        assert self.link is not None
+        return self.link
+
     def _alive(self) -> bool:
         return bool(
             self.link is not None

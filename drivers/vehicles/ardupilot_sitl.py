@@ -115,6 +115,12 @@ class ArduPilotSitl(SitlProcessDriver):
         self.devices = serial_devices(vehicle)
         self.work_dir: Path | None = None
 
+    @property
+    def ftp_root(self) -> Path | None:
+        """SITL serves MAVLink FTP from its working folder (AP_Filesystem_posix: `/` maps to
+        `.`); the harness owns the folder around it."""
+        return self.work_dir
+
     def _base(self, instance: int) -> int:
         return int(self.cfg.get("base_port") or BASE_PORT + 10 * instance)
 

@@ -104,6 +104,12 @@ class Px4Sitl(SitlProcessDriver):
         self.work_dir: Path | None = None
 
     @property
+    def ftp_root(self) -> Path | None:
+        """PX4 SITL's MAVLink FTP resolves relative paths in its working folder (the board root
+        path "."); the harness owns the folder around it."""
+        return self.work_dir
+
+    @property
     def sysid(self) -> int:
         if self.heartbeat is not None:
             return int(self.heartbeat.get_srcSystem())

@@ -6,6 +6,7 @@ from typing import Any
 
 from drivers.errors import DriverError
 from drivers.process import ManagedProcess
+from drivers.vehicles.sitl_process import fresh_dir
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository: `python -m sim` runs there
 LINK_LINE = r"link (\d+) (?:listening on|sending to) (\S+)"
@@ -25,6 +26,12 @@ class SimDriver:
         self.url: str | None = None
         self._urls: list[str] = []
         self.starts = 0
+        self.files_dir: Path | None = None  # the simulator's own folder: FTP root, its logs
+
+    @property
+    def ftp_root(self) -> Path | None:
+        """The host folder the vehicle's MAVLink FTP root is (the harness owns its parent)."""
+        return self.files_dir / "ftp" if self.files_dir else None
 
     @property
     def sysid(self) -> int:
@@ -53,6 +60,8 @@ class SimDriver:
             argv += ["--fault", fault]
         for name, value in (cfg.get("params") or {}).items():
             argv += ["--param", f"{name}={value:.10g}"]  # boot values (e.g. DID_ENABLE)
+        if self.files_dir is not None:
+            argv += ["--files-dir", str(self.files_dir)]
         if cfg.get("radio") is not None:
             argv += ["--radio", "0"]  # a SiK radio pair in the harness's link (channel 0)
         return argv
@@ -61,6 +70,8 @@ class SimDriver:
         """Start the simulator; return the connection string of its first link."""
         self.starts += 1
         log = self.log_dir / f"sim-{self.starts}.log"
+        if self.files_dir is None:
+            self.files_dir = fresh_dir(self.log_dir, "sim-files")  # kept across restarts
         self.process = ManagedProcess(self.argv(), log, cwd=ROOT)
         try:
             found = self.process.wait_for_lines(LINK_LINE, self.links, self.START_TIMEOUT_S)

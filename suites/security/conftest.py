@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import re
+import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,9 +17,11 @@ from drivers.attack.peer import Peer
 from drivers.attack.probes import Probe
 from drivers.errors import VehicleError
 from drivers.link.keys import SigningKey, SigningKeyError, load_key
+from drivers.services.ftp import FtpClient, OP_ResetSessions
 from drivers.services.signing import SigningSession
 from drivers.services.vehicle import Vehicle
 from profiles import Profile, load_profile
+from suites.security.ftp_files import Canary
 from suites.security.policy import Policy
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -183,3 +186,37 @@ def probe(vehicle: Vehicle, settings: dict[str, Any]) -> Iterator[Probe]:
     yield p
     if not (vehicle.link.closed_reason or vehicle.link.went_silent):
         p.restore_mode()
+
+
+# -- the file side (test_ftp_*.py): settings in the suite's `ftp` section --------------------
+@pytest.fixture
+def ftp_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    return settings["ftp"]
+
+
+@pytest.fixture
+def ftp(vehicle: Vehicle, ftp_settings: dict[str, Any]) -> Iterator[FtpClient]:
+    """A client on the harness's own link, sessions reset before and after (ArduPilot serves one
+    session at a time: one left open would refuse the next check's)."""
+    client = FtpClient(vehicle.link, vehicle.sysid, timeout_s=ftp_settings["reply_s"])
+    client.reset()
+    yield client
+    if not (vehicle.link.closed_reason or vehicle.link.went_silent):
+        client.ask(OP_ResetSessions)  # no answer is no error at teardown
+
+
+@pytest.fixture
+def canary(vehicle_driver: Any) -> Iterator[Canary]:
+    """A canary file beside the vehicle's FTP root on the host (the driver says where the root
+    is: the simulator's and SITL's folders are the harness's own); removed afterwards."""
+    root = getattr(vehicle_driver, "ftp_root", None)
+    if root is None:
+        pytest.skip(f"vehicle driver {vehicle_driver.name!r} does not say where its FTP root is "
+                    "on this host (a canary outside it cannot be planted)")
+    root = Path(root)
+    token = secrets.token_hex(4)
+    c = Canary(root, root.parent / f"skyproof-canary-{token}.txt",
+               f"skyproof canary {token}\n".encode())
+    c.replant()
+    yield c
+    c.path.unlink(missing_ok=True)
