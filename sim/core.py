@@ -18,6 +18,7 @@ from sim import commands, dynamics, failsafe, fence, guided, lenient_frames, mes
 from sim.auto import AutoMission
 from sim.clock import SimClock
 from sim.faults import Faults
+from sim.gnss import Gnss
 from sim.links import Link, LinkSpec, open_link
 from sim.mav import MAVLinkMessage, mavlink
 from sim.mission_protocol import MissionProtocol
@@ -65,6 +66,7 @@ class Sim:
             self.params.set("SYSID_THISMAV", cfg.sysid)
         self.sysid = self.params.get_int("SYSID_THISMAV")
         self.vehicle = Vehicle(self.params, self.faults, cfg.home, cfg.seed, lambda: self.clock.now)
+        self.gnss = Gnss(self)  # the receiver and estimator, before anything reads a position
         self.sel = selectors.DefaultSelector()
         self.links: list[Link] = []
         self.streams: list[Streams] = []
@@ -260,6 +262,7 @@ class Sim:
         self.auto.jumps.clear()
         for addon in self.addons:
             addon.reboot()
+        self.gnss.reboot()
 
     def _fence_changed(self, mission_type: int) -> None:
         if mission_type == M.MAV_MISSION_TYPE_FENCE:
@@ -293,6 +296,7 @@ class Sim:
                 v.set_home_here()
             v.text(SEV_INFO, "EKF3 IMU0 is using GPS")
             self.send_home()
+        self.gnss.tick()
         self.auto.tick()
         dynamics.step(v, self.clock.step_s)
         self.failsafe.tick()

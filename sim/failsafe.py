@@ -8,7 +8,7 @@ Landed and armed: disarm. Fires only once a GCS was seen.
 Battery: voltage < BATT_LOW_VOLT for BATT_LOW_TIMER s, or remaining mAh < BATT_LOW_MAH;
 FS_BATT_ENABLE 0 warn, 1 LAND, 2 RTL; latched until reboot.
 Fence: FENCE_ACTION 0 report, 1 RTL (LAND if RTL impossible), 2 LAND, 3 RTL, 4 BRAKE, 5 RTL.
-GPS: lost for GPS_LOSS_S while flying -> FS_GPS_ENABLE 0 warn, 1 LAND, 2 ALT_HOLD.
+GPS: the EKF failsafe (FS_EKF_ACTION), as ArduPilot Copter has no GPS failsafe: sim/gnss.py.
 """
 
 from __future__ import annotations
@@ -34,8 +34,6 @@ EARLY_SHARE = 0.64
 SLIGHTLY_LATE_SHARE = 1.36
 BATT_ACTIONS = {1: modes.LAND, 2: modes.RTL}
 FENCE_ACTIONS = {1: modes.RTL, 2: modes.LAND, 3: modes.RTL, 4: modes.BRAKE, 5: modes.RTL}
-GPS_ACTIONS = {1: modes.LAND, 2: modes.ALT_HOLD}
-GPS_LOSS_S = 1.0  # the EKF rides out shorter outages
 FENCE_LATE_S = 3.0  # fault fence_late: the action waits this long after the breach
 
 
@@ -50,7 +48,6 @@ class Failsafes:
         self.last_gcs = None
         self.gcs_locked = False  # fault failsafe_locks_control: GCS mode changes refused
         self.batt_low_since: float | None = None
-        self.gps_lost_since: float | None = None
         self.fence_breach = fence.BREACH_NONE
         self.fence_breach_count = 0
         self.fence_breach_time = 0
@@ -70,7 +67,6 @@ class Failsafes:
     def tick(self) -> None:
         self._gcs()
         self._battery()
-        self._gps()
         self._fence()
 
     def _action(self, mode: int, why: str, say: bool = True) -> None:
@@ -149,28 +145,6 @@ class Failsafes:
         mode = BATT_ACTIONS.get(sim.params.get_int("FS_BATT_ENABLE"))
         if mode is not None:
             self._action(mode, "Battery low")
-
-    def _gps(self) -> None:
-        sim, v = self.sim, self.sim.vehicle
-        now = sim.clock.now
-        if v.gps_ok or not v.warm:
-            self.gps_lost_since = None
-            if "gps" in v.failsafe:
-                v.failsafe.discard("gps")
-                v.text(SEV_INFO, "GPS Failsafe Cleared")
-            return
-        if self.gps_lost_since is None:
-            self.gps_lost_since = now
-        if "gps" in v.failsafe or now - self.gps_lost_since < GPS_LOSS_S:
-            return
-        if not v.armed or v.landed:
-            return
-        v.failsafe.add("gps")
-        mode = GPS_ACTIONS.get(sim.params.get_int("FS_GPS_ENABLE"))
-        if mode is None:
-            v.text(SEV_CRITICAL, "Failsafe: GPS lost")
-        elif v.mode in modes.NEEDS_POSITION or mode == modes.LAND:
-            self._action(mode, "GPS lost")
 
     def _late_fence_action(self, mode: int, name: str) -> None:
         v = self.sim.vehicle

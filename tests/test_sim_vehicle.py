@@ -430,9 +430,10 @@ def test_fence_max_alt(sim, fault):
 def test_gps_loss_lands(sim):
     s = sim()
     _airborne(s)
-    s.set_param("SIM_GPS_DISABLE", 1)
-    took = _seconds_until(s, "STATUSTEXT", _text("Failsafe: GPS"), 5)
-    assert took is not None and 0.9 < took < 1.5, f"GPS failsafe after {took} s"
+    s.set_param("SIM_GPS1_ENABLE", 0)
+    # as ArduPilot SITL: ~7 s of dead reckoning, then a second of failed EKF checks
+    took = _seconds_until(s, "STATUSTEXT", _text("EKF Failsafe: changed to LAND"), 12)
+    assert took is not None and 7.5 < took < 9.0, f"EKF failsafe after {took} s"
     s.wait("HEARTBEAT", lambda m: m.custom_mode == LAND)
     assert s.wait("GPS_RAW_INT").fix_type < 3
 
