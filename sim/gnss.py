@@ -13,8 +13,9 @@ lies from the truth, which SIMSTATE reports. A fix within EK3_GLITCH_RAD of the 
 way). A fix farther off is rejected as a glitch ("GPS Glitch or Compass error", EKF_STATUS_REPORT
 GPS_GLITCHING), and so is one that has moved DRIFT_GATE_M further than the receiver's velocity
 says (a slow drift: SITL's offsets leave the velocity alone; ArduPilot has no such check and
-follows a slow drift). After RESET_S of rejections the estimate is reset onto the fix with the
-position target moved along, so the vehicle does not move. Without a usable fix it dead-reckons,
+follows a slow drift). After RESET_S of rejections (and once the fix has stopped drifting) the
+estimate is reset onto the fix with the position target moved along, so the vehicle does not
+move. Without a usable fix it dead-reckons,
 and after DEAD_RECKON_S it has no position.
 
 EKF failsafe as ArduPilot Copter's ekf_check.cpp: checked at 10 Hz; a second of failed checks
@@ -59,6 +60,7 @@ class Fix:
     up_offset: float
     sats: int
     h_acc_m: float
+    velocity_ok: bool = True  # a jammed receiver's velocity is as wrong as its position
 
 
 class Gnss:
@@ -85,6 +87,7 @@ class Gnss:
         self.dr_speed_n = self.dr_speed_e = 0.0
         self.prev_err: tuple[float, float] | None = None
         self.incons_n = self.incons_e = 0.0
+        self.drifting_t = 0.0  # when the fix last moved against its velocity
         self.next_check = 0.0
         self.fails = 0
         self.failsafe = False
@@ -118,7 +121,7 @@ class Gnss:
                 self.jam_e += self.rng.uniform(-200.0, 200.0)
         if not self.jam_lock:
             return None
-        return Fix(3, self.jam_n, self.jam_e, 0.0, self.jam_sats, self.jam_acc)
+        return Fix(3, self.jam_n, self.jam_e, 0.0, self.jam_sats, self.jam_acc, False)
 
     # ---- the estimator ----
     def tick(self) -> None:
@@ -169,6 +172,8 @@ class Gnss:
         v = self.sim.vehicle
         err_n, err_e = fix.n - (v.n - v.nav_err_n), fix.e - (v.e - v.nav_err_e)
         if self.prev_err is not None:
+            if math.hypot(err_n - self.prev_err[0], err_e - self.prev_err[1]) > 1e-3:
+                self.drifting_t = self.sim.clock.now
             k = math.exp(-dt / DRIFT_TAU_S)
             self.incons_n = self.incons_n * k + err_n - self.prev_err[0]
             self.incons_e = self.incons_e * k + err_e - self.prev_err[1]
@@ -188,8 +193,13 @@ class Gnss:
                 self.glitch_since = now
                 if not self.sim.faults.on("gnss_glitch_unreported"):
                     v.text(SEV_CRITICAL, "GPS Glitch or Compass error")
-            self.aided_t = now  # GPS velocity still aids: the estimate does not wander
-            if now - self.glitch_since >= RESET_S:
+            if fix.velocity_ok:  # its velocity still aids: the estimate does not wander
+                self.aided_t = now
+            else:
+                self._dead_reckon(now, dt)
+            # reset onto the fix once it has been rejected RESET_S, and has stopped moving
+            # against its velocity for half that (a reset during a drift would follow it)
+            if now - self.glitch_since >= RESET_S and now - self.drifting_t >= RESET_S / 2:
                 self._move_estimate(inn_n, inn_e, carry_target=True)
                 self.incons_n = self.incons_e = 0.0  # the estimate now agrees with the fix
             return
