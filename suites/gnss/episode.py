@@ -87,8 +87,25 @@ def hover(vehicle: Vehicle, settings: dict[str, Any]) -> None:
                       ["EKF_STATUS_REPORT"], lambda m: m.flags & good and not m.flags & bad,
                       timeout_s=f["ready_timeout_s"], include_latest=True)  # fmt: skip
     vehicle.set_mode("GUIDED")
-    vehicle.arm()
+    _arm_when_ready(vehicle, f["ready_timeout_s"])
     vehicle.takeoff(f["alt_m"], 1.0, f["leg_timeout_s"])
+
+
+def _arm_when_ready(vehicle: Vehicle, timeout_s: float) -> None:
+    """Arm once the vehicle accepts: after the previous check's GNSS fault, ArduPilot's
+    estimator takes a while to settle on the restored receiver ("Need Position Estimate",
+    "GPS and AHRS differ by 50.0m") though its pre-arm flag and EKF report look ready. Setting
+    up the flight, not a figure of any check; bounded, and every refusal is named."""
+    deadline = vehicle.link.clock.now() + timeout_s
+    while True:
+        try:
+            vehicle.arm()
+            return
+        except CommandRejected as exc:
+            if vehicle.link.clock.now() + 1.0 > deadline:
+                raise WaitTimeout(f"the vehicle did not accept arming within {timeout_s:g} s "
+                                  f"after the previous GNSS fault: {exc}") from exc  # fmt: skip
+            vehicle.link.elapse(1.0)
 
 
 def want_truth(vehicle: Vehicle) -> None:
