@@ -18,8 +18,8 @@ from drivers.mavlink import mavlink
 from drivers.services import flavour
 from drivers.services.vehicle import Vehicle, ground_distance_m
 
-WATCHED = ["HEARTBEAT", "GPS_RAW_INT", "EKF_STATUS_REPORT", "STATUSTEXT", "SIMSTATE",
-           "GLOBAL_POSITION_INT"]  # fmt: skip
+WATCHED = ["HEARTBEAT", "GPS_RAW_INT", "EKF_STATUS_REPORT", "SYS_STATUS", "STATUSTEXT",
+           "SIMSTATE", "GLOBAL_POSITION_INT"]  # fmt: skip
 M_PER_DEG_LAT = math.radians(1.0) * 6_378_137.0  # SIM_GPS1_GLTCH_X is in degrees of latitude
 # ArduPilot Copter FS_EKF_ACTION (Parameters.cpp): 1 LAND, 2 ALT_HOLD (in modes needing a position)
 EKF_ACTIONS = {"LAND": 1, "ALT_HOLD": 2}

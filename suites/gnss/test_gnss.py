@@ -1,16 +1,17 @@
 """GNSS radio security (GB 42590-2023 4.3, "warning on navigation failure", and low-altitude radio
 security; both mappings are interpretations): a hovering vehicle loses its GNSS fix, is jammed, or
 is spoofed (its reported position jumps, or drifts slowly, away from the truth). It must notice
-within a bound (GPS_RAW_INT fix, EKF_STATUS_REPORT flags), warn its operator (a STATUSTEXT of
-severity WARNING or worse), take its configured action (ArduPilot Copter: the EKF failsafe,
-FS_EKF_ACTION) when it can no longer navigate, and not fly after a false position: the TRUE
-position (SIMSTATE, the simulator's truth, which ArduPilot SITL and the built-in simulator both
-send) must stay within a stated distance of where the vehicle was holding.
+within a bound (any flag: GPS_RAW_INT fix, EKF_STATUS_REPORT flags, SYS_STATUS GPS health), warn
+its operator (a STATUSTEXT of severity WARNING or worse), take its configured action (ArduPilot
+Copter: the EKF failsafe, FS_EKF_ACTION) when it can no longer navigate, and not fly after a
+false position: the TRUE position (SIMSTATE, the simulator's truth, which ArduPilot SITL and the
+built-in simulator both send) must stay within a stated distance of where it was holding.
 
 Faults go in through ArduPilot SITL's parameters (SIM_GPS1_ENABLE, SIM_GPS1_JAM,
 SIM_GPS1_GLTCH_X/Y in degrees), which the built-in simulator takes too; the fixture puts them
-back. Times count from just before the parameter was sent, so they include its trip to the
-vehicle. A wait runs twice the bound it measures, so a late vehicle gets its figure."""
+back, and conftest.py hands the next check a fresh vehicle. Times count from just before the
+parameter was sent, so they include its trip to the vehicle. A wait runs twice the bound it
+measures, so a late vehicle gets its figure."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ from suites.gnss.episode import (
 NO_FIX = mavlink.GPS_FIX_TYPE_2D_FIX  # below this (0 no GPS, 1 no fix): the fix is lost
 GLITCHING = mavlink.EKF_GPS_GLITCHING
 POS_ABS = mavlink.EKF_POS_HORIZ_ABS
+GPS_SENSOR = mavlink.MAV_SYS_STATUS_SENSOR_GPS
 WAIT_FACTOR = 2.0
 
 
@@ -42,14 +44,21 @@ def _nav_flagged(m) -> bool:
     return bool(m.flags & GLITCHING or not m.flags & POS_ABS)
 
 
+def _gps_unhealthy(m) -> bool:
+    return bool(m.onboard_control_sensors_enabled & GPS_SENSOR
+                and not m.onboard_control_sensors_health & GPS_SENSOR)  # fmt: skip
+
+
 def _judge_failure(vehicle, ep: Episode, settings, measure, what: str) -> list[str]:
     """Detection (a flag), warning (a STATUSTEXT) and the configured action, each in time."""
     s, failed = settings, []
     seen = [t for t in (ep.first("GPS_RAW_INT", _lost_fix),
-                        ep.first("EKF_STATUS_REPORT", _nav_flagged)) if t is not None]
+                        ep.first("EKF_STATUS_REPORT", _nav_flagged),
+                        ep.first("SYS_STATUS", _gps_unhealthy)) if t is not None]
     detect = measure.at_most(f"{what}: first flag (GPS_RAW_INT fix lost, EKF_STATUS_REPORT GPS "
-                             "glitching or no absolute position)", min(seen, default=float("inf")),
-                             "s", s["detect_within_s"])  # fmt: skip
+                             "glitching or no absolute position, SYS_STATUS GPS unhealthy)",
+                             min(seen, default=float("inf")), "s",
+                             s["detect_within_s"])  # fmt: skip
     if not detect.ok:
         failed.append(f"{what} not flagged in time: {detect}")
     warned_t, _ = ep.warned(s["warn_text"])
