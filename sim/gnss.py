@@ -74,6 +74,7 @@ class Gnss:
 
     def reboot(self) -> None:
         v = self.sim.vehicle
+        v.n, v.e = v.n - v.nav_err_n, v.e - v.nav_err_e  # a fresh estimator starts on the truth
         v.nav_err_n = v.nav_err_e = 0.0
         self.fix: Fix | None = None
         self.last_good: Fix | None = None
@@ -91,7 +92,6 @@ class Gnss:
         self.next_check = 0.0
         self.fails = 0
         self.failsafe = False
-        self.lost_announced = False
 
     # ---- the receiver ----
     def _receive(self, now: float) -> Fix | None:
