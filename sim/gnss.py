@@ -143,7 +143,10 @@ class Gnss:
             self.aided_t = now
             v.nav_ok = False
             return
-        usable = self.fix is not None and self.fix.h_acc_m <= USABLE_ACC_M
+        # a fix is fused only if it claims a good accuracy and its velocity agrees with the
+        # inertial one (a jammed receiver's does not)
+        usable = (self.fix is not None and self.fix.h_acc_m <= USABLE_ACC_M
+                  and self.fix.velocity_ok)
         if usable:
             assert self.fix is not None
             self._fuse(self.fix, now, dt)
@@ -193,10 +196,7 @@ class Gnss:
                 self.glitch_since = now
                 if not self.sim.faults.on("gnss_glitch_unreported"):
                     v.text(SEV_CRITICAL, "GPS Glitch or Compass error")
-            if fix.velocity_ok:  # its velocity still aids: the estimate does not wander
-                self.aided_t = now
-            else:
-                self._dead_reckon(now, dt)
+            self.aided_t = now  # its velocity still aids: the estimate does not wander
             # reset onto the fix once it has been rejected RESET_S, and has stopped moving
             # against its velocity for half that (a reset during a drift would follow it)
             if now - self.glitch_since >= RESET_S and now - self.drifting_t >= RESET_S / 2:
