@@ -19,6 +19,7 @@ from sim.auto import AutoMission
 from sim.clock import SimClock
 from sim.faults import Faults
 from sim.ftp import Ftp
+from sim.gnss import Gnss
 from sim.links import Link, LinkSpec, open_link
 from sim.log_service import LogService
 from sim.mav import MAVLinkMessage, mavlink
@@ -68,6 +69,7 @@ class Sim:
             self.params.set("SYSID_THISMAV", cfg.sysid)
         self.sysid = self.params.get_int("SYSID_THISMAV")
         self.vehicle = Vehicle(self.params, self.faults, cfg.home, cfg.seed, lambda: self.clock.now)
+        self.gnss = Gnss(self)  # the receiver and estimator, before anything reads a position
         self.sel = selectors.DefaultSelector()
         self.links: list[Link] = []
         self.streams: list[Streams] = []
@@ -267,6 +269,7 @@ class Sim:
         for addon in self.addons:
             addon.reboot()
         self.ftp.reboot()
+        self.gnss.reboot()
 
     def _fence_changed(self, mission_type: int) -> None:
         if mission_type == M.MAV_MISSION_TYPE_FENCE:
@@ -300,6 +303,7 @@ class Sim:
                 v.set_home_here()
             v.text(SEV_INFO, "EKF3 IMU0 is using GPS")
             self.send_home()
+        self.gnss.tick()
         self.auto.tick()
         dynamics.step(v, self.clock.step_s)
         self.failsafe.tick()

@@ -7,7 +7,7 @@ failsafe clears on the GCS's next heartbeat ("GCS Failsafe Cleared"). FS_GCS_ENA
 Landed and armed: disarm. Fires only once a GCS was seen.
 Battery: sim/battery_failsafe.py (low and critical stages, BATT_FS_LOW_ACT / BATT_FS_CRT_ACT).
 Fence: FENCE_ACTION 0 report, 1 RTL (LAND if RTL impossible), 2 LAND, 3 RTL, 4 BRAKE, 5 RTL.
-GPS: lost for GPS_LOSS_S while flying -> FS_GPS_ENABLE 0 warn, 1 LAND, 2 ALT_HOLD.
+GPS: the EKF failsafe (FS_EKF_ACTION), as ArduPilot Copter has no GPS failsafe: sim/gnss.py.
 """
 
 from __future__ import annotations
@@ -33,8 +33,6 @@ LATE_S = 5.0  # fault gcs_failsafe_late: this much later than FS_GCS_TIMEOUT
 EARLY_SHARE = 0.64
 SLIGHTLY_LATE_SHARE = 1.36
 FENCE_ACTIONS = {1: modes.RTL, 2: modes.LAND, 3: modes.RTL, 4: modes.BRAKE, 5: modes.RTL}
-GPS_ACTIONS = {1: modes.LAND, 2: modes.ALT_HOLD}
-GPS_LOSS_S = 1.0  # the EKF rides out shorter outages
 FENCE_LATE_S = 3.0  # fault fence_late: the action waits this long after the breach
 
 
@@ -50,7 +48,6 @@ class Failsafes:
         self.last_gcs = None
         self.gcs_locked = False  # fault failsafe_locks_control: GCS mode changes refused
         self.battery.reset()
-        self.gps_lost_since: float | None = None
         self.fence_breach = fence.BREACH_NONE
         self.fence_breach_count = 0
         self.fence_breach_time = 0
@@ -70,7 +67,6 @@ class Failsafes:
     def tick(self) -> None:
         self._gcs()
         self.battery.tick()
-        self._gps()
         self._fence()
 
     def _action(self, mode: int, why: str, say: bool = True) -> None:
@@ -125,27 +121,6 @@ class Failsafes:
         elif active and not v.armed:
             v.failsafe.discard("gcs")
 
-    def _gps(self) -> None:
-        sim, v = self.sim, self.sim.vehicle
-        now = sim.clock.now
-        if v.gps_ok or not v.warm:
-            self.gps_lost_since = None
-            if "gps" in v.failsafe:
-                v.failsafe.discard("gps")
-                v.text(SEV_INFO, "GPS Failsafe Cleared")
-            return
-        if self.gps_lost_since is None:
-            self.gps_lost_since = now
-        if "gps" in v.failsafe or now - self.gps_lost_since < GPS_LOSS_S:
-            return
-        if not v.armed or v.landed:
-            return
-        v.failsafe.add("gps")
-        mode = GPS_ACTIONS.get(sim.params.get_int("FS_GPS_ENABLE"))
-        if mode is None:
-            v.text(SEV_CRITICAL, "Failsafe: GPS lost")
-        elif v.mode in modes.NEEDS_POSITION or mode == modes.LAND:
-            self._action(mode, "GPS lost")
 
     def _late_fence_action(self, mode: int, name: str) -> None:
         v = self.sim.vehicle

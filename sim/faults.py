@@ -64,6 +64,20 @@ FAULTS: dict[str, str] = {
     "fence (no braking under FENCE_ALT_MAX)",
     "speed_overshoot": "horizontal speed 20 % above what was asked (DO_CHANGE_SPEED, "
     "WPNAV_SPEED)",
+    "gnss_failsafe_late": "the EKF failsafe of a lost GNSS fix acts 5 s late (texts and mode "
+    "change together)",
+    "gnss_failsafe_wrong_action": "the EKF failsafe switches to ALT_HOLD where FS_EKF_ACTION asks "
+    "for LAND (and to LAND where it asks for ALT_HOLD)",
+    "gnss_failsafe_silent": "the EKF failsafe acts but sends no STATUSTEXT: a lost GNSS fix is "
+    "never announced (flags still show it)",
+    "gnss_jam_unreported": "under SIM_GPS1_JAM the receiver repeats its last good fix and the "
+    "estimator trusts inertial navigation silently: no flag, text or failsafe ever says jammed",
+    "gnss_follows_spoof": "the estimator fuses every GNSS fix, however far from its own estimate "
+    "(no innovation gate): the vehicle flies the spoofed offset, unflagged",
+    "gnss_glitch_unreported": "a GNSS glitch is rejected (the vehicle stays put) but never "
+    "reported: no GPS_GLITCHING flag, no STATUSTEXT",
+    "gnss_drift_followed": "only the innovation gate (EK3_GLITCH_RAD) guards the estimate: a "
+    "slow drift slips under it and is followed, unflagged (a jump is caught)",
     "accepts_unsigned": "with a signing key set, unsigned frames are still accepted on every link",
     "accepts_unsigned_param_set": "with a key set, an unsigned PARAM_SET is still accepted on "
     "every link (every other unsigned message is refused)",

@@ -10,7 +10,7 @@ import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from sim import modes
+from sim import geo, modes
 from sim.mav import MAVLinkMessage, mavlink
 
 if TYPE_CHECKING:
@@ -129,19 +129,23 @@ def attitude(sim: Sim) -> MAVLinkMessage:
 
 
 def gps_raw_int(sim: Sim) -> MAVLinkMessage:
-    v = sim.vehicle
+    """What the receiver reports (sim/gnss.py): a spoofed or jammed fix as it comes."""
+    v, fix = sim.vehicle, sim.gnss.fix
     unix_us = int((sim.unix0 + sim.clock.now) * 1e6)
-    if not v.gps_ok:
-        sats = 0 if v.params.get_int("SIM_GPS_DISABLE") else min(9, int(v.time_boot))
+    if fix is None:
+        enabled = v.params.get_int("SIM_GPS1_ENABLE")
+        sats = 0 if not enabled or not v.warm else min(3, int(v.time_boot))
         return mavlink.MAVLink_gps_raw_int_message(
             unix_us, mavlink.GPS_FIX_TYPE_NO_FIX, 0, 0, 0, 65535, 65535, 0, 0, sats
         )
-    lat, lon = v.noisy_latlon()
+    lat, lon = geo.offset(v.origin.lat, v.origin.lon, fix.n + v.noise_n, fix.e + v.noise_e)
     spd = math.hypot(v.vn, v.ve)
     cog = int(math.degrees(math.atan2(v.ve, v.vn)) % 360 * 100) if spd > 0.2 else 0
+    eph = min(65534, int(fix.h_acc_m * 100 / 1.5))  # HDOP-like, cm
     return mavlink.MAVLink_gps_raw_int_message(
         unix_us, mavlink.GPS_FIX_TYPE_3D_FIX, int(lat * 1e7), int(lon * 1e7),
-        int((v.alt_amsl() + v.noise_u) * 1000), 80, 120, int(spd * 100), cog, 12,
+        int((v.alt_amsl() - v.nav_err_u() + fix.up_offset + v.noise_u) * 1000), eph, 120,
+        int(spd * 100), cog, fix.sats, h_acc=int(fix.h_acc_m * 1000),
     )
 
 
@@ -219,13 +223,28 @@ def ekf_status_report(sim: Sim) -> MAVLinkMessage:
     """ArduPilot's estimator summary: before warm-up only attitude is known (constant-position
     mode); after it, absolute horizontal and vertical position too (what GUIDED needs)."""
     f = mavlink
-    flags = f.EKF_ATTITUDE | f.EKF_VELOCITY_HORIZ | f.EKF_VELOCITY_VERT
-    if sim.vehicle.warm:
-        flags |= (f.EKF_POS_HORIZ_REL | f.EKF_POS_HORIZ_ABS | f.EKF_POS_VERT_ABS
+    v = sim.vehicle
+    flags = f.EKF_ATTITUDE | f.EKF_VELOCITY_VERT | f.EKF_POS_VERT_ABS
+    if v.position_ok:  # (sim/gnss.py: lost after DEAD_RECKON_S without a usable fix)
+        flags |= (f.EKF_VELOCITY_HORIZ | f.EKF_POS_HORIZ_REL | f.EKF_POS_HORIZ_ABS
                   | f.EKF_PRED_POS_HORIZ_REL | f.EKF_PRED_POS_HORIZ_ABS)
-    else:
+    elif not v.warm:
         flags |= f.EKF_CONST_POS_MODE
-    return mavlink.MAVLink_ekf_status_report_message(flags, 0.1, 0.1, 0.1, 0.1, 0.0)
+    if sim.gnss.glitching:
+        flags |= f.EKF_GPS_GLITCHING
+    pos_var = 0.1 if v.position_ok else 1.0
+    return mavlink.MAVLink_ekf_status_report_message(flags, 0.1, pos_var, 0.1, 0.1, 0.0)
+
+
+def simstate(sim: Sim) -> MAVLinkMessage:
+    """The simulator's truth, as ArduPilot SITL streams it (SIMSTATE, with ATTITUDE): where
+    the vehicle really is, whatever it believes."""
+    v = sim.vehicle
+    lat, lon = v.true_latlon()
+    return mavlink.MAVLink_simstate_message(
+        v.roll, v.pitch, v.yaw, 0.0, 0.0, -9.81, 0.0, 0.0, v.yaw_rate,
+        int(lat * 1e7), int(lon * 1e7),
+    )
 
 
 def statustext(severity: int, text: str) -> MAVLinkMessage:
@@ -249,4 +268,5 @@ BUILDERS: dict[int, Builder] = {
     mavlink.MAVLINK_MSG_ID_FENCE_STATUS: fence_status,
     mavlink.MAVLINK_MSG_ID_MISSION_CURRENT: mission_current,
     mavlink.MAVLINK_MSG_ID_EKF_STATUS_REPORT: ekf_status_report,
+    mavlink.MAVLINK_MSG_ID_SIMSTATE: simstate,
 }

@@ -43,7 +43,9 @@ _DEFS: list[ParamDef] = [
     _p("DISARM_DELAY", INT8, 10, 0, 127),
     _p("FS_GCS_ENABLE", INT8, 0, 0, 7),
     _p("FS_GCS_TIMEOUT", REAL32, 5, 2, 120),
-    _p("FS_GPS_ENABLE", INT8, 1, 0, 2),
+    _p("FS_EKF_ACTION", INT8, 1, 0, 3),  # sim/gnss.py: the EKF failsafe, as ArduPilot
+    _p("FS_EKF_THRESH", REAL32, 0.8, 0, 1),
+    _p("EK3_GLITCH_RAD", INT8, 25, 10, 100),
     _p("BATT_CAPACITY", INT32, 3300, 0, 1_000_000),
     _p("BATT_LOW_VOLT", REAL32, 10.5, 0, 100),
     _p("BATT_LOW_MAH", REAL32, 0, 0, 1_000_000),
@@ -75,7 +77,12 @@ _DEFS: list[ParamDef] = [
     _p("SIM_WIND_SPD", REAL32, 0, 0, 40),
     _p("SIM_WIND_DIR", REAL32, 180, 0, 360),
     _p("SIM_WIND_TURB", REAL32, 0, 0, 10),
-    _p("SIM_GPS_DISABLE", INT8, 0, 0, 1),
+    # ArduPilot SITL's GNSS faults (sim/gnss.py): GLTCH_X/Y in degrees, _Z in metres
+    _p("SIM_GPS1_ENABLE", INT8, 1, 0, 1),
+    _p("SIM_GPS1_JAM", INT8, 0, 0, 1),
+    _p("SIM_GPS1_GLTCH_X", REAL32, 0, -1, 1),
+    _p("SIM_GPS1_GLTCH_Y", REAL32, 0, -1, 1),
+    _p("SIM_GPS1_GLTCH_Z", REAL32, 0, -1000, 1000),
     _p("SIM_BATT_VOLTAGE", REAL32, 12.6, 0, 100),
     _p("SIM_BATT_CAP_AH", REAL32, 0, 0, 1000),
 ]

@@ -60,6 +60,10 @@ class Vehicle:
         self.auto_landing = False  # the mission runner sets it while a LAND item runs
         self.gust_n = self.gust_e = 0.0
         self.noise_n = self.noise_e = self.noise_u = 0.0  # reported-position error, metres
+        # sim/gnss.py: whether the receiver has a fix and the estimator a position, and how far
+        # the believed position (n, e) lies from the truth
+        self.gps_fix = self.nav_ok = True
+        self.nav_err_n = self.nav_err_e = 0.0
         self.on_mode_change: list[Callable[[int, int], None]] = []
         # Pre-arm checks that ARMING_CHECK=0 does not skip (ArduPilot's mandatory checks,
         # e.g. Remote ID); only a forced arm does. Each returns its failures.
@@ -95,11 +99,11 @@ class Vehicle:
 
     @property
     def gps_ok(self) -> bool:
-        return self.warm and not self.params.get_int("SIM_GPS_DISABLE")
+        return self.warm and self.gps_fix
 
     @property
     def position_ok(self) -> bool:
-        return self.gps_ok
+        return self.warm and self.nav_ok
 
     def text(self, severity: int, msg: str) -> None:
         self.outbox.append((severity, msg[:50]))
@@ -107,6 +111,14 @@ class Vehicle:
     # ---- where we are ----
     def latlon(self) -> tuple[float, float]:
         return geo.offset(self.origin.lat, self.origin.lon, self.n, self.e)
+
+    def true_latlon(self) -> tuple[float, float]:
+        """Where the vehicle really is (SIMSTATE), not where it believes it is."""
+        return geo.offset(self.origin.lat, self.origin.lon, self.n - self.nav_err_n,
+                          self.e - self.nav_err_e)
+
+    def nav_err_u(self) -> float:
+        return 0.0  # the estimator's height error (the barometer keeps it small)
 
     def noisy_latlon(self) -> tuple[float, float]:
         return geo.offset(self.origin.lat, self.origin.lon, self.n + self.noise_n,

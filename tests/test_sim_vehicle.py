@@ -468,11 +468,40 @@ def test_fence_max_alt(sim, fault):
 def test_gps_loss_lands(sim):
     s = sim()
     _airborne(s)
-    s.set_param("SIM_GPS_DISABLE", 1)
-    took = _seconds_until(s, "STATUSTEXT", _text("Failsafe: GPS"), 5)
-    assert took is not None and 0.9 < took < 1.5, f"GPS failsafe after {took} s"
+    s.set_param("SIM_GPS1_ENABLE", 0)
+    # as ArduPilot SITL: ~7 s of dead reckoning, then a second of failed EKF checks
+    took = _seconds_until(s, "STATUSTEXT", _text("EKF Failsafe: changed to LAND"), 12)
+    assert took is not None and 7.5 < took < 9.0, f"EKF failsafe after {took} s"
     s.wait("HEARTBEAT", lambda m: m.custom_mode == LAND)
     assert s.wait("GPS_RAW_INT").fix_type < 3
+
+
+def _north_m(lat_e7: int, lat0_e7: int) -> float:
+    return (lat_e7 - lat0_e7) / 1e7 * M_PER_DEG
+
+
+@pytest.mark.parametrize("fault", [None, "gnss_follows_spoof"])
+def test_gnss_jump_is_rejected_and_truth_stays(sim, fault):
+    # a 50 m jump north (SIM_GPS1_GLTCH_X in degrees, as ArduPilot SITL): GPS_RAW_INT shows
+    # it at once; the estimator rejects it (GPS_GLITCHING) and SIMSTATE's truth stays put,
+    # unless it fuses every fix (the fault): then the vehicle flies 50 m south to follow it
+    s = sim(*(["--fault", fault] if fault else []))
+    _airborne(s, 5)
+    for msg_id in (M.MAVLINK_MSG_ID_SIMSTATE, M.MAVLINK_MSG_ID_EKF_STATUS_REPORT):
+        assert s.command(M.MAV_CMD_SET_MESSAGE_INTERVAL, msg_id, 200_000) == 0
+    before = s.wait("SIMSTATE")
+    s.set_param("SIM_GPS1_GLTCH_X", 50 / M_PER_DEG)
+    raw = s.wait("GPS_RAW_INT", lambda m: _north_m(m.lat, before.lat) > 45)
+    assert raw.fix_type >= 3
+    flagged = _seconds_until(s, "EKF_STATUS_REPORT",
+                             lambda m: m.flags & M.EKF_GPS_GLITCHING, 3)
+    _seconds_until(s, "SIMSTATE", lambda m: False, 8)  # let it do what it will
+    moved = abs(_north_m(s.wait("SIMSTATE").lat, before.lat))
+    if fault:
+        assert flagged is None and moved > 40, (flagged, moved)
+    else:
+        assert flagged is not None and moved < 1, (flagged, moved)
+        assert s.saw_text("GPS Glitch")
 
 
 # ---------------------------------------------------------------- stage 3: missions, guided, wind
