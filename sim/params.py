@@ -41,6 +41,7 @@ _DEFS: list[ParamDef] = [
     _p("SYSID_MYGCS", INT16, 255, 1, 255),
     _p("ARMING_CHECK", INT32, 1, 0, 0x7FFFF),
     _p("DISARM_DELAY", INT8, 10, 0, 127),
+    _p("LOG_DISARMED", INT8, 0, 0, 1),  # accepted, as ArduPilot's; the sim's logs are seeded
     _p("FS_GCS_ENABLE", INT8, 0, 0, 7),
     _p("FS_GCS_TIMEOUT", REAL32, 5, 2, 120),
     _p("FS_EKF_ACTION", INT8, 1, 0, 3),  # sim/gnss.py: the EKF failsafe, as ArduPilot

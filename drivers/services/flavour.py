@@ -181,6 +181,13 @@ def mission_starts_with_home(autopilot: int) -> bool:
     return autopilot != mavlink.MAV_AUTOPILOT_PX4
 
 
+def log_on_ground_params(autopilot: int) -> dict[str, float]:
+    """Parameters that make the vehicle keep a log while disarmed, so its log service has one
+    to list and read: ArduPilot logs only when armed unless LOG_DISARMED is 1 (the built-in
+    simulator takes it too); PX4 SITL lists its logs as they are."""
+    return {"LOG_DISARMED": 1} if autopilot == mavlink.MAV_AUTOPILOT_ARDUPILOTMEGA else {}
+
+
 # ArduPilot Copter BATT_FS_LOW_ACT / BATT_FS_CRT_ACT: 1 = LAND, 2 = RTL (AP_BattMonitor_Params).
 _AP_BATT_ACTIONS = {"LAND": 1, "RTL": 2}
 

@@ -13,13 +13,13 @@ import contextlib
 import pytest
 
 from drivers.errors import VehicleLost, VehicleSilent, WaitTimeout
+from drivers.services import flavour
 from drivers.services.ftp import DATA_MAX, FtpClient, OP_CreateFile, OP_RemoveFile
 from drivers.services.logs import list_logs, read_log
 
 
 def wait_for_logs(vehicle, ftp_settings):
-    """The vehicle's logs, once it lists at least one (the profile's log_params make a vehicle
-    log on the ground; asked once a vehicle second)."""
+    """The vehicle's logs, once it lists at least one (asked once a vehicle second)."""
     deadline = vehicle.link.clock.now() + ftp_settings["log_wait_s"]
     while True:
         logs = list_logs(vehicle.link, vehicle.sysid, ftp_settings["reply_s"])
@@ -40,13 +40,14 @@ def long_names(ftp_settings) -> list[str]:
 @pytest.mark.requirement("ROB-FTP-PATH", "GB42590-4.11")
 def test_long_names_crash_nothing(vehicle, vehicle_driver, ftp: FtpClient, ftp_settings, measure):
     # given a vehicle whose log service lists logs and returns a log's first bytes
-    for name, value in ftp_settings["log_params"].items():
+    log_params = flavour.log_on_ground_params(vehicle.autopilot)
+    for name, value in log_params.items():
         vehicle.set_param(name, value)  # journaled: the vehicle fixture restores it
     before = wait_for_logs(vehicle, ftp_settings)
     if not before:
         wait = ftp_settings["log_wait_s"]
         pytest.fail(f"precondition: the vehicle listed no log within {wait:g} s "
-                    f"(ftp.log_params {ftp_settings['log_params']})", pytrace=False)
+                    f"(set to log on the ground: {log_params or 'nothing'})", pytrace=False)
     first = before[0].id
     count = min(ftp_settings["log_read_bytes"], before[0].size)
     # read twice: a vehicle may still be writing the log when it first lists it (ArduPilot
