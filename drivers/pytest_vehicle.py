@@ -237,6 +237,15 @@ def _running(node: pytest.Item, driver: Any) -> str:
     return driver.ensure_running()
 
 
+def restart_after(node: pytest.Item, driver: Any, why: str) -> None:
+    """Hand the next check a fresh vehicle where the driver can make one (a check whose attack
+    or fault leaves state behind that would make a later verdict depend on the order of
+    checks), and say so in this check's record."""
+    if "restart" in driver.capabilities and driver.liveness() is None:
+        note_restart(node, why)
+        driver.restart()
+
+
 def note_restart(node: pytest.Item, why: str) -> None:
     """No silent recovery: a replaced or disarmed vehicle is in the check's record."""
     node.user_properties.append(("restart", why))

@@ -9,14 +9,12 @@ from typing import Any
 
 import pytest
 
-from drivers.pytest_vehicle import note_restart
+from drivers.pytest_vehicle import restart_after
 
 
 @pytest.fixture(autouse=True)
 def fresh_vehicle_after(request: pytest.FixtureRequest, vehicle_driver: Any) -> Iterator[None]:
     # set up before `vehicle`, so this runs after it has restored parameters and disarmed
     yield
-    if "restart" in vehicle_driver.capabilities and vehicle_driver.liveness() is None:
-        note_restart(request.node, "restarted after this GNSS check: its fault leaves the "
-                     "estimator disturbed")  # fmt: skip
-        vehicle_driver.restart()
+    restart_after(request.node, vehicle_driver,
+                  "restarted after this GNSS check: its fault leaves the estimator disturbed")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import random
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from drivers.attack.probes import read_param
 from drivers.errors import WaitTimeout
 from drivers.impair.uplink import cut_uplink
 from drivers.mavlink import mavlink
+from drivers.pytest_vehicle import restart_after
 from drivers.services.flavour import per_family
 from drivers.services.flight import fly, wait_landed
 from drivers.services.link_quality import command_round_trips
@@ -193,9 +195,19 @@ def flood_then_leave(
     return (clock.now() if closed is None else closed), answered, f.sent
 
 
+@pytest.fixture
+def fresh_vehicle_after(request: pytest.FixtureRequest, vehicle_driver: Any) -> Iterator[None]:
+    """The recovery attack may leave the vehicle's service stalled for good (ArduPilot: an
+    answer queued for the departed sender holds the channel's queue): the next check gets a
+    fresh vehicle, not this one's state. Asked for before `vehicle`, so it runs after it."""
+    yield
+    restart_after(request.node, vehicle_driver,
+                  "restarted after the flood recovery attack: it may leave a service stalled")
+
+
 @pytest.mark.requirement("ROB-FLOOD", "MAV-PARAM", "MAV-COMMAND", "GB42590-4.11")
 def test_vehicle_answers_again_after_a_flood(
-    vehicle, vehicle_driver, settings, profile, measure, findings
+    fresh_vehicle_after, vehicle, vehicle_driver, settings, profile, measure, findings
 ):
     # given a vehicle whose parameter service answers; the attack (a flood of valid and garbage
     # frames on another channel, a burst of parameter reads, the sender leaving while they are
