@@ -137,9 +137,8 @@ def fake_px4_build(folder: Path, mode: str = "ok", crash_after_s: float = 1.0) -
     """A build folder whose bin/px4 plays PX4 SITL (offboard link: UDP 14580+N -> 14540+N)."""
     text = _fill(_PX4, folder, mode, mavlink.MAV_AUTOPILOT_PX4, crash_after_s)
     _write(folder / "build" / "bin" / "px4", text)
-    rc = folder / "build" / "etc" / "init.d-posix" / "px4-rc.mavlink"  # the driver sources it
-    rc.parent.mkdir(parents=True, exist_ok=True)
-    rc.write_text("#!/bin/sh\n")
+    # PX4's link script, which the driver's own px4-rc.mavlink sources (this fake never runs it)
+    _write(folder / "build" / "etc" / "init.d-posix" / "px4-rc.mavlink", "#!/bin/sh\n")
     return folder / "build"
 
 

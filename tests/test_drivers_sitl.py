@@ -382,6 +382,9 @@ def test_px4_starts_with_sih_env_own_rootfs_and_per_instance_ports(tmp_path, sto
         "5", "22.5431", "20")  # fmt: skip
     assert url == f"udpin:127.0.0.1:{14540 + n}"
     assert driver.urls == [url, f"udpin:127.0.0.1:{14560 + n}"]  # the driver's second link
+    # its px4-rc.mavlink is beside the working folder, out of reach of FTP (rooted there)
+    rc = Path(env["PATH"].split(":")[0])
+    assert (rc / "px4-rc.mavlink").is_file() and rc.parent == work.parent and rc != work
     assert driver.sysid == n + 1  # PX4's start script sets MAV_SYS_ID to instance + 1
     assert driver.capabilities == {"restart", "flight"}
 

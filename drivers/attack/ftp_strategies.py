@@ -73,11 +73,13 @@ def paths(t: FtpTarget) -> st.SearchStrategy[tuple[str, bytes]]:
     logs = (t.log_folder.rstrip("/") + "/").encode()
     escape = st.sampled_from(["../", "/../", "./../", t.sandbox + "/../../", "//..//", "..\\"])
     canary = t.canary.encode() if t.canary else b"skyproof-canary"
+    protected = ([st.sampled_from(t.protected).map(lambda p: ("protected", p.encode()))]
+                 if t.protected else [])  # a vehicle may protect nothing (PX4 SITL)
     return st.one_of(
         st.one_of(own_names(), odd_names()).map(lambda n: ("own", sandbox + n)),
         own_names().map(lambda n: ("own", logs + n)),
         escape.map(lambda e: ("escape", e.encode() + canary)),
-        st.sampled_from(t.protected).map(lambda p: ("protected", p.encode())),
+        *protected,
         st.binary(min_size=DATA_MAX, max_size=DATA_MAX).map(
             lambda b: ("unterminated", sandbox + b.replace(b"\0", b"x"))),
     )

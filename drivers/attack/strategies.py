@@ -74,8 +74,19 @@ def hostile_floats() -> st.SearchStrategy[float]:
     return st.sampled_from(NONFINITE + HUGE)
 
 
+PX4_MAIN_MODES = range(1, 16)  # px4_custom_mode.h: MANUAL (1) .. ALTITUDE_CRUISE (11), margin
+
+
+def no_mode_of_either(m: int) -> bool:
+    """A custom mode that names no mode on ArduPilot Copter (its numbers) nor on PX4, which reads
+    its main mode from bits 16-23 of SET_MODE's custom_mode, and from DO_SET_MODE's param2 cast
+    to uint8 (its low byte, as x86 truncates): a random draw of 100.. often named AUTO there."""
+    return (m not in LEGAL_MODES and (m & 0xFF) not in PX4_MAIN_MODES
+            and (m >> 16 & 0xFF) not in PX4_MAIN_MODES)  # fmt: skip
+
+
 def invalid_modes() -> st.SearchStrategy[float]:
-    real = st.integers(100, 2**32 - 1).filter(lambda m: m not in LEGAL_MODES).map(float)
+    real = st.integers(100, 2**32 - 1).filter(no_mode_of_either).map(float)
     return st.one_of(st.sampled_from([*NONFINITE, -1.0, 1e9]), real)
 
 
@@ -137,8 +148,10 @@ def hostile_other(draw: st.DrawFn, t: Target) -> tuple[str, Any]:
     full of non-finite values (refused outside GUIDED, and must not poison state inside)."""
     kind = draw(st.sampled_from(["set_mode", "heartbeat", "target"]))
     if kind == "set_mode":
-        mode = int(draw(st.integers(100, 2**32 - 1)))
-        base = draw(st.integers(0, 255))
+        mode = int(draw(st.integers(100, 2**32 - 1).filter(no_mode_of_either)))
+        # the custom-mode flag always set: without it the base mode's own flags are the request
+        # (MAV_MODE_FLAG_AUTO_ENABLED asks PX4 for a mission, as MAVLink defines), a legal change
+        base = draw(st.integers(0, 255)) | M.MAV_MODE_FLAG_CUSTOM_MODE_ENABLED
         return f"SET_MODE {mode} base {base}", M.MAVLink_set_mode_message(t.sysid, base, mode)
     if kind == "heartbeat":
         fields = [draw(st.integers(0, 255)) for _ in range(2)]

@@ -26,10 +26,12 @@ spoke to it, for the life of the process (mavlink_receiver.cpp, "partner IP"), s
 ephemeral port (udpout) would latch the GCS link for good and every later station on it would
 be answered at the first one's port. The driver therefore adds one more MAVLink instance, in
 PX4's default (normal) mode, binding 18580+N and sending to 14560+N: rcS sources
-`px4-rc.mavlink` through PATH, so a `px4-rc.mavlink` of the driver's (in the working directory)
-runs PX4's own and then starts that instance. urls: [udpin:127.0.0.1:14540+N (the offboard
-link, private to the instance), udpin:127.0.0.1:14560+N (the driver's second link)]: any
-number of stations, one after another, can use it.
+`px4-rc.mavlink` through PATH, so a `px4-rc.mavlink` of the driver's (in a folder beside the
+working directory, never inside it: that folder is PX4's FTP root, where the file-side checks
+tidy up and a peer could write) runs PX4's own and then starts that instance.
+urls: [udpin:127.0.0.1:14540+N (the offboard link, private to the instance),
+udpin:127.0.0.1:14560+N (the driver's second link)]: any number of stations, one after
+another, can use it.
 
 No `reboot` capability: PX4 SITL has no board reset (platforms/common/shutdown.cpp: "board
 reset not available"), so MAV_CMD_PREFLIGHT_REBOOT_SHUTDOWN cannot reboot it, and checks that
@@ -102,6 +104,7 @@ class Px4Sitl(SitlProcessDriver):
     def __init__(self, vehicle: dict[str, Any], log_dir: Path) -> None:
         super().__init__(vehicle, log_dir)
         self.work_dir: Path | None = None
+        self.rc_dir: Path | None = None
 
     @property
     def ftp_root(self) -> Path | None:
@@ -179,10 +182,11 @@ class Px4Sitl(SitlProcessDriver):
         return ManagedProcess(argv, log, cwd=self.work_dir, env=self.env(rc_dir))
 
     def _mavlink_rc(self, build: Path) -> Path:
-        """A folder holding the driver's px4-rc.mavlink: PX4's own, then the second link."""
-        assert self.work_dir is not None
-        rc_dir = self.work_dir / "skyproof-rc"
-        rc_dir.mkdir(exist_ok=True)
+        """A folder holding the driver's px4-rc.mavlink: PX4's own, then the second link. Beside
+        the working folder, out of reach of MAVLink FTP (whose root is the working folder)."""
+        if self.rc_dir is None:
+            self.rc_dir = fresh_dir(self.log_dir, "px4-rc")
+        rc_dir = self.rc_dir
         own = build / "etc" / "init.d-posix" / "px4-rc.mavlink"
         if not own.is_file():
             raise DriverError(f"PX4 SITL: {own} is missing; is {build} a px4_sitl_default build?")

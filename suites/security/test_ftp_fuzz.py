@@ -17,6 +17,7 @@ import contextlib
 import secrets
 import shutil
 import struct
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -63,12 +64,16 @@ class MachineryFailed(BaseException):
 
 
 def resent_keys(batch: list[Case]) -> set[tuple[int, int]]:
-    """(reply sequence number, request opcode) of each request the batch sends twice, read from
-    the frame: FILE_TRANSFER_PROTOCOL's FTP payload starts after the 10-byte header and three
-    target bytes (sequence number, session, opcode)."""
+    """(reply sequence number, request opcode) of each request the batch resends: sends twice in
+    a row. MAVLink FTP has one request in flight, so a server recognises a resend only as a
+    repeat of the request it answered last (PX4 mavlink_ftp.cpp compares with its last reply);
+    the same frame after another request is a new request with an old sequence number, and may
+    rightly be answered differently (a second OpenFileWO: no session left). Read from the frame:
+    FILE_TRANSFER_PROTOCOL's FTP payload starts after the 10-byte header and three target bytes
+    (sequence number, session, opcode)."""
     frames = [c.frame for c in batch]
     keys = set()
-    for f in {f for f in frames if frames.count(f) > 1}:
+    for f in {f for prev, f in pairwise(frames) if f == prev}:
         ftp = f[13:].ljust(4, b"\0")
         keys.add(((int.from_bytes(ftp[:2], "little") + 1) & 0xFFFF, ftp[3]))
     return keys
