@@ -21,9 +21,6 @@ from itertools import pairwise
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, Phase, assume, given, seed
-from hypothesis import settings as hypothesis_settings
-from hypothesis.errors import Flaky
 
 from drivers.attack.frames import FrameBuilder
 from drivers.attack.ftp_strategies import FtpTarget, ftp_batches, ftp_corpus
@@ -39,7 +36,7 @@ from drivers.services.ftp import (
 )
 from drivers.services.logs import list_logs
 from reports.paths import safe_name, shown
-from suites.security.records import Failure, save_reproducer
+from suites.security.fuzz_search import Search
 
 # A defect of these kinds is one defect whatever batch shows it (its finding's subject), and
 # once found, batches with requests of its tag are not drawn again.
@@ -53,14 +50,6 @@ def tags_of(case: Case, protected: tuple[str, ...]) -> set[str]:
     if "protected path" in case.what or any(p in case.what for p in protected):
         tags.add("protected")
     return tags
-
-
-class BudgetSpent(BaseException):
-    """Raised inside the property to stop hypothesis (a BaseException passes through it)."""
-
-
-class MachineryFailed(BaseException):
-    """The fuzzer itself could not go on: the check fails for that reason."""
 
 
 def resent_keys(batch: list[Case]) -> set[tuple[int, int]]:
@@ -194,54 +183,20 @@ def test_fuzzed_ftp_requests_change_nothing(
                   tuple(ftp_settings["protected"]))
     judge = FtpJudge(fuzzer, t, root, canary, ftp_settings["reply_s"])
     judge.client().ask(OP_CreateDirectory, data=fuzz["sandbox"].encode())  # it may exist
-    failures: list[Failure] = []
-    found: set[str] = set()  # input kinds, and classes (CLASSES), already failed: not sent again
 
-    def send(batch: list[Case]) -> Problem | None:
-        try:
-            problem = judge.run(batch)
-        except (VehicleError, DriverError) as exc:
-            raise MachineryFailed(f"{type(exc).__name__}: {exc}") from exc
-        if problem is not None:
-            failures.append(Failure(batch, problem))
-            if problem.kind in CLASSES:
-                found.add(CLASSES[problem.kind])
+    def judge_batch(batch: list[Case]) -> Problem | None:
+        problem = judge.run(batch)
+        if problem is not None and problem.kind in CLASSES:
+            search.found.add(CLASSES[problem.kind])  # a class: one defect, not drawn again
         return problem
 
-    @hypothesis_settings(
-        max_examples=fuzz["examples"], deadline=None, database=None,
-        phases=(Phase.generate, Phase.shrink), suppress_health_check=list(HealthCheck),
-        report_multiple_bugs=False, print_blob=False,
-    )  # fmt: skip
-    @seed(fuzz["seed"])
-    @given(batch=ftp_batches(t, fuzz["frames_per_example"]))
-    def survives(batch: list[Case]) -> None:
-        assume(not any(c.key in found or tags_of(c, t.protected) & found for c in batch))
-        if fuzzer.vehicle_s - start_s > fuzz["max_vehicle_s"] or (
-            fuzzer.restarts - start_restarts > fuzz["max_restarts"]
-        ):
-            raise BudgetSpent
-        problem = send(batch)
-        if problem is not None:
-            raise AssertionError(problem.text)
-
+    search = Search(fuzzer, fuzz, judge_batch)
     # when the corpus of published FTP defects is sent batch by batch, then hypothesis sends
     # batches of hostile requests (shrinking a failure to a minimal batch)
-    stopped, machinery = "all examples", None
-    corpus_sent, corpus_failures, start_s, start_restarts = 0, 0, 0.0, 0
     try:
-        for batch in ftp_corpus(t):
-            if send(batch) is not None:
-                found.update(c.key for c in batch)
-        corpus_sent, corpus_failures = fuzzer.examples, len(failures)
-        start_s, start_restarts = fuzzer.vehicle_s, fuzzer.restarts
-        survives()
-    except BudgetSpent:
-        stopped = "the budget"
-    except MachineryFailed as exc:
-        stopped, machinery = "a harness failure", str(exc)
-    except (AssertionError, Flaky):
-        stopped = "a failure"
+        search.run(ftp_corpus(t), ftp_batches(t, fuzz["frames_per_example"]),
+                   lambda batch: any(c.key in search.found or tags_of(c, t.protected)
+                                     & search.found for c in batch))  # fmt: skip
     finally:
         with contextlib.suppress(VehicleError, DriverError, WaitTimeout):
             judge.client().ask(OP_ResetSessions)  # leave no session open
@@ -253,31 +208,8 @@ def test_fuzzed_ftp_requests_change_nothing(
             canary.unlink(missing_ok=True)
         for tlog in fuzzer.tlogs:
             request.node.user_properties.append(("tlog", shown(tlog)))
-    corpus_sent = corpus_sent or fuzzer.examples
-    random_sent = fuzzer.examples - corpus_sent
-    measure.record_value("corpus batches sent", corpus_sent, "")
-    measure.record_value("random batches sent", random_sent, "")
-    measure.record_value("vehicle seconds used", fuzzer.vehicle_s, "s")
-    measure.record_value("vehicle restarts (after a failure, to go on)", fuzzer.restarts, "")
     # then the fuzzer did its work, and the vehicle came through every batch
-    if machinery is not None:
-        pytest.fail(f"FTP fuzzer machinery failed after {fuzzer.examples} batches: {machinery}",
-                    pytrace=False)
-    if not failures:
-        m = measure.at_least("random batches sent", random_sent, "", fuzz["min_examples"])
-        assert m.ok, (f"the FTP fuzzer sent {random_sent} random batches before {stopped} "
-                      f"stopped it; at least {fuzz['min_examples']} are needed for a verdict")
-    defects = failures[:corpus_failures] + failures[corpus_failures:][-1:]
-    lines = []
-    for n, f in enumerate(defects, 1):
-        path = save_reproducer(f, fuzz, request.node.nodeid, run_dir, n)
-        cases = "; ".join(c.what for c in f.batch)
-        subject = CLASSES.get(f.problem.kind) or f.subject  # a class: one defect, any batch
-        findings.add(f.problem.kind, subject, f"{f.problem.text.splitlines()[0]} after {cases}",
-                     reproducer=shown(path))
-        lines.append(f"{f.problem.kind} after {cases}: {f.problem.text} (reproducer: {path})")
-    m = measure.at_most("defects found (distinct inputs)", len(defects), "", 0)
-    assert m.ok, (f"the vehicle did not come through {len(defects)} kind(s) of FTP input "
-                  f"({len(failures)} failing batches; random search stopped by {stopped}):\n"
-                  + "\n".join(lines))
+    search.verdict("FTP fuzzer", request, run_dir, measure, findings,
+                   lambda batch: "; ".join(c.what for c in batch),
+                   lambda f: CLASSES.get(f.problem.kind) or f.subject)  # fmt: skip
     assert not leftovers, "isolation: " + "; ".join(leftovers)
