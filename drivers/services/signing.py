@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from drivers.link.keys import KEY_LEN, SigningKey, is_signed, wall_timestamp
 from drivers.link.signer import Signer
 from drivers.mavlink import mavlink
+from drivers.services.remote_id import vehicle_utc
 
 if TYPE_CHECKING:
     from drivers.services.vehicle import Vehicle
@@ -46,6 +47,16 @@ class SigningSession:
             v.sysid, v.compid, list(key or bytes(KEY_LEN)), initial_timestamp
         )
 
+    def initial_timestamp(self) -> int:
+        """The later of the wall clock and the vehicle's own UTC (SYSTEM_TIME). A vehicle keeps
+        its stream table while the key comes off and on again (ArduPilot: one table for all
+        channels, until a reboot); a SITL at speedup runs ahead of the wall, so a key installed
+        at wall time would set its clock back behind the timestamps an earlier check's station
+        left in that table, and a new station of the same identity would be refused as a
+        replay."""
+        utc = vehicle_utc(self.vehicle.link)
+        return max(wall_timestamp(), wall_timestamp(utc) if utc is not None else 0)
+
     def start(self) -> None:
         link = self.vehicle.link
         self.started_t = link.clock.now()
@@ -55,7 +66,7 @@ class SigningSession:
         for attempt in range(self.TRIES):
             if self.install:
                 # Sent unsigned: no key is on the vehicle yet. The tlog gets it redacted.
-                link.send(self.setup_message(self.key.reveal(), wall_timestamp()))
+                link.send(self.setup_message(self.key.reveal(), self.initial_timestamp()))
             try:
                 self.signer.adopt(
                     "a HEARTBEAT from the vehicle signed with our key"

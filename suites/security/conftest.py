@@ -177,6 +177,14 @@ def required_channel(policy: Policy) -> int:
 
 
 @pytest.fixture
+def required_peer(peers: Callable[[int], Peer], required_channel: int) -> Peer:
+    """A station holding the key on `required_channel`, connected before the check: a station
+    the harness cannot set up is an error of the check's setup, never a finding against the
+    vehicle."""
+    return peers(required_channel)
+
+
+@pytest.fixture
 def probe(vehicle: Vehicle, settings: dict[str, Any]) -> Iterator[Probe]:
     """The profile's probe (a parameter and a mode); a mode an attack changed is put back."""
     try:

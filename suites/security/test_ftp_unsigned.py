@@ -34,11 +34,11 @@ def clients(peer, vehicle, ftp_settings) -> tuple[FtpClient, FtpClient]:
 
 @pytest.mark.requirement("MAV-SIGN-FTP-KEY", "MAV-SIGN-UNSIGNED", "GB42590-4.11")
 def test_key_file_is_not_read_unsigned(
-    required_channel, signing, peers, vehicle, ftp_settings, measure
+    required_channel, signing, required_peer, vehicle, ftp_settings, measure
 ):
     # given signing on, and the key file opening for a station holding the key (opened only:
     # its bytes, key included, would land in the run's recordings)
-    peer = peers(required_channel)
+    peer = required_peer
     signed, unsigned = clients(peer, vehicle, ftp_settings)
     signed.reset()
     target = ftp_settings["key_file"]
@@ -64,10 +64,10 @@ def test_key_file_is_not_read_unsigned(
 
 @pytest.mark.requirement("ROB-SERIAL-CONTROL", "MAV-SIGN-UNSIGNED", "GB42590-4.11")
 def test_serial_control_gives_no_unsigned_shell(
-    required_channel, signing, peers, vehicle, ftp_settings, measure
+    required_channel, signing, required_peer, vehicle, ftp_settings, measure
 ):
     # given signing on, and a station on a channel that must require it
-    peer = peers(required_channel)
+    peer = required_peer
     command = ftp_settings["shell_command"].encode() + b"\n"
 
     def request(data: bytes, flags: int = ASK):
