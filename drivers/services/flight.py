@@ -4,16 +4,23 @@ from drivers.services.flavour import gcs_failsafe_params
 from drivers.services.vehicle import Vehicle
 
 
+def take_off(vehicle: Vehicle, alt_m: float, ready_timeout_s: float,
+             climb_timeout_s: float = 60.0) -> None:
+    """Once the vehicle is armable, arm in GUIDED and climb to alt_m above home (each wait
+    bounded, in vehicle seconds)."""
+    vehicle.wait_armable(ready_timeout_s)
+    vehicle.set_mode("GUIDED")
+    vehicle.arm()
+    vehicle.takeoff(alt_m, 1.0, climb_timeout_s)
+
+
 def fly(vehicle: Vehicle, settings: dict) -> None:
     """Configure the failsafe, then arm and take off in GUIDED."""
     for name, value in gcs_failsafe_params(
         vehicle.autopilot, settings["action"], settings["gcs_timeout_s"]
     ).items():
         vehicle.set_param(name, value)
-    vehicle.wait_armable(settings["ready_timeout_s"])
-    vehicle.set_mode("GUIDED")
-    vehicle.arm()
-    vehicle.takeoff(settings["takeoff_alt_m"], 1.0, 60)
+    take_off(vehicle, settings["takeoff_alt_m"], settings["ready_timeout_s"])
 
 
 def wait_landed(vehicle: Vehicle, timeout_s: float) -> None:

@@ -11,16 +11,32 @@ action that the geofence suite judges."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from drivers.errors import CommandRejected
 from drivers.mavlink import mavlink
 from drivers.services import flavour
+from drivers.services.flight import take_off
+from drivers.services.vehicle import Vehicle
 
 HOLD_M = 0.5  # "reached" for the climb within the limit
 # the watch after the refused climb lasts as long as the climb would take at this rate (slower
 # than any copter's default climb: ArduPilot WPNAV_SPEED_UP 2.5 m/s), plus a little
 SLOWEST_CLIMB_M_S = 1.0
+
+
+def hover_under_the_limit(vehicle: Vehicle, s: dict[str, Any]) -> None:
+    """The altitude fence at alt_limit_m, report only (the limit on the command is judged, not
+    a breach action), and the vehicle hovering at takeoff_alt_m in GUIDED."""
+    try:
+        params = flavour.fence_params(vehicle.autopilot, "alt_max", "REPORT", s["alt_limit_m"])
+    except NotImplementedError as exc:
+        pytest.skip(f"{exc}: the harness cannot set this vehicle's altitude limit")
+    for name, value in params.items():
+        vehicle.set_param(name, value)
+    take_off(vehicle, s["takeoff_alt_m"], s["ready_timeout_s"], s["leg_timeout_s"])
 
 
 @pytest.mark.requirement("GB42590-4.8", "AP-GUIDED-FENCE")
@@ -29,16 +45,7 @@ def test_climb_above_the_altitude_limit_is_refused_or_capped(vehicle, settings, 
     s = settings
     limit, margin = s["alt_limit_m"], s["alt_margin_m"]
     # given an altitude limit of alt_limit_m (the altitude fence, report only)
-    try:
-        params = flavour.fence_params(vehicle.autopilot, "alt_max", "REPORT", limit)
-    except NotImplementedError as exc:
-        pytest.skip(f"{exc}: the harness cannot set this vehicle's altitude limit")
-    for name, value in params.items():
-        vehicle.set_param(name, value)
-    vehicle.wait_armable(s["ready_timeout_s"])
-    vehicle.set_mode("GUIDED")
-    vehicle.arm()
-    vehicle.takeoff(s["takeoff_alt_m"], 1.0, s["leg_timeout_s"])
+    hover_under_the_limit(vehicle, s)
     pos = vehicle.latest("GLOBAL_POSITION_INT")
     lat, lon = pos.lat / 1e7, pos.lon / 1e7
     try:
@@ -94,16 +101,7 @@ def test_velocity_climb_stops_at_the_altitude_limit(vehicle, settings, measure):
     limit, margin, rate = s["alt_limit_m"], s["alt_margin_m"], s["climb_m_s"]
     # given an altitude limit of alt_limit_m (the altitude fence, report only) and a vehicle
     # hovering under it in GUIDED
-    try:
-        params = flavour.fence_params(vehicle.autopilot, "alt_max", "REPORT", limit)
-    except NotImplementedError as exc:
-        pytest.skip(f"{exc}: the harness cannot set this vehicle's altitude limit")
-    for name, value in params.items():
-        vehicle.set_param(name, value)
-    vehicle.wait_armable(s["ready_timeout_s"])
-    vehicle.set_mode("GUIDED")
-    vehicle.arm()
-    vehicle.takeoff(s["takeoff_alt_m"], 1.0, s["leg_timeout_s"])
+    hover_under_the_limit(vehicle, s)
     # when it is told to climb at climb_m_s (velocity set-points, no destination to refuse)
     # for as long as it takes to reach climb_above_m above the limit
     link = vehicle.link

@@ -10,6 +10,7 @@ import math
 
 import pytest
 
+from drivers.services.flight import take_off
 from drivers.services.vehicle import ground_distance_m, offset
 
 
@@ -19,10 +20,7 @@ def test_commanded_ground_speed_is_held(vehicle, settings, measure):
     s = settings
     speed, tol, leg = s["speed_m_s"], s["speed_tolerance"], s["leg_m"]
     # given a vehicle hovering in GUIDED
-    vehicle.wait_armable(s["ready_timeout_s"])
-    vehicle.set_mode("GUIDED")
-    vehicle.arm()
-    vehicle.takeoff(s["takeoff_alt_m"], 1.0, s["leg_timeout_s"])
+    take_off(vehicle, s["takeoff_alt_m"], s["ready_timeout_s"], s["leg_timeout_s"])
     start = vehicle.latest("GLOBAL_POSITION_INT")
     lat0, lon0 = start.lat / 1e7, start.lon / 1e7
     to = offset(lat0, lon0, leg, 0.0)

@@ -24,6 +24,7 @@ from drivers.errors import WaitTimeout
 from drivers.link.connection import Timed
 from drivers.mavlink import mavlink
 from drivers.services import flavour
+from drivers.services.flight import take_off
 from drivers.services.vehicle import Vehicle
 
 WATCHED = ["SYS_STATUS", "HEARTBEAT", "STATUSTEXT"]
@@ -80,10 +81,7 @@ def fly_and_arm_failsafe(vehicle: Vehicle, s: dict[str, Any]) -> Pack:
     except (NotImplementedError, WaitTimeout) as exc:
         pytest.skip(f"the harness cannot lower this vehicle's pack voltage ({exc})")
     vehicle.request_stream("SYS_STATUS", 5)
-    vehicle.wait_armable(s["ready_timeout_s"])
-    vehicle.set_mode("GUIDED")
-    vehicle.arm()
-    vehicle.takeoff(s["takeoff_alt_m"], 1.0, TAKEOFF_S)
+    take_off(vehicle, s["takeoff_alt_m"], s["ready_timeout_s"], TAKEOFF_S)
     volts = [m.msg.voltage_battery / 1000 for m in vehicle.link.collect(["SYS_STATUS"],
                                                                         HOVER_SAMPLE_S)]
     assert volts, f"no SYS_STATUS in {HOVER_SAMPLE_S:g} s of hover: the pack cannot be watched"

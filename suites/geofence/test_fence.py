@@ -25,6 +25,7 @@ from drivers.errors import WaitTimeout
 from drivers.link.connection import Timed
 from drivers.mavlink import mavlink
 from drivers.services import flavour, mission
+from drivers.services.flight import take_off
 from drivers.services.vehicle import Vehicle
 from suites.geofence.plan import INCLUSION, Square, differences, flight_plan, full_fence, polygon
 
@@ -99,10 +100,7 @@ def fly_through(vehicle: Vehicle, settings: dict[str, Any], kind: str,
     for name, value in params.items():
         vehicle.set_param(name, value)
     vehicle.request_stream("FENCE_STATUS", 2)
-    vehicle.wait_armable(f["ready_timeout_s"])
-    vehicle.set_mode("GUIDED")
-    vehicle.arm()
-    vehicle.takeoff(f["alt_m"], 1.0, f["leg_timeout_s"])
+    take_off(vehicle, f["alt_m"], f["ready_timeout_s"], f["leg_timeout_s"])
     auto = flavour.custom_mode(vehicle.autopilot, "AUTO")
     with link.subscribe(WATCHED) as sub:
         vehicle.set_mode("AUTO")
