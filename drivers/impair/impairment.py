@@ -16,7 +16,7 @@ Properties the tests rely on:
 import math
 import random
 from collections import deque
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 
 # The random draws every frame takes, in this order (see Channel.push_frame).
 _LOSS, _GE_STEP, _GE_LOSS, _JITTER, _DUP, _REORDER, _CORRUPT, _POS, _XOR = range(9)
@@ -88,6 +88,9 @@ class Counters:
     forwarded: int = 0
     forwarded_bytes: int = 0
     undelivered: int = 0  # due, but nobody to deliver to (no harness connected, vehicle gone)
+    # frames received per (sysid, compid, message type), before any impairment: what each
+    # sender put into the link
+    sent_by: dict[tuple[int, int, str], int] = field(default_factory=dict)
 
 
 def corrupt_frame(frame: bytes, u_pos: float, u_xor: float) -> bytes:

@@ -137,7 +137,8 @@ class Relay:
     def counters_snapshot(self) -> dict[str, Counters]:
         """Copies of both directions' counters, taken together."""
         with self._lock:
-            return {d: dataclasses.replace(c) for d, c in self.counters.items()}
+            return {d: dataclasses.replace(c, sent_by=dict(c.sent_by))
+                    for d, c in self.counters.items()}
 
     @property
     def pace(self) -> float:
@@ -247,10 +248,13 @@ class Relay:
         ch = self._channels[direction]
         bad = mavlink.MAVLink_bad_data
         with self._lock:
+            sent_by = ch.counters.sent_by
             for msg in msgs:
                 if isinstance(msg, bad):
                     ch.push_unparsed(bytes(msg.get_msgbuf()), now)
                 else:
+                    key = (msg.get_srcSystem(), msg.get_srcComponent(), msg.get_type())
+                    sent_by[key] = sent_by.get(key, 0) + 1
                     ch.push_frame(msg.get_msgbuf(), now)
 
     def _feed_clock(self, msgs: list[Any], wall: float) -> None:
