@@ -382,7 +382,8 @@ class Vehicle:
         climb in a take-off mode of its own, then goes back to holding)."""
         holding = self.latest("HEARTBEAT")
         start = self.link.clock.now()
-        params = flavour.takeoff_params(self.autopilot, alt_m, self.home_amsl_m())
+        amsl = flavour.uses_amsl_altitude(self.autopilot)
+        params = flavour.takeoff_params(self.autopilot, alt_m, self.home_amsl_m() if amsl else 0.0)
         self.command_ok(mavlink.MAV_CMD_NAV_TAKEOFF, *params)
         reached = self.link.wait(
             f"relative altitude {alt_m:g} m (± {tolerance_m:g} m)",
@@ -397,11 +398,16 @@ class Vehicle:
                                 lambda m: m.custom_mode == holding.custom_mode, left)  # fmt: skip
         return reached
 
+    HOME_WAIT_S = 5.0  # vehicle seconds for a first GLOBAL_POSITION_INT (streamed at >= 1 Hz)
+
     def home_amsl_m(self) -> float:
         """Home's altitude above mean sea level, from GLOBAL_POSITION_INT (alt - relative_alt):
-        what an AMSL altitude in a command is counted from. NaN before the first position."""
-        pos = self.latest("GLOBAL_POSITION_INT")
-        return (pos.alt - pos.relative_alt) / 1000.0 if pos else float("nan")
+        what an AMSL altitude in a command is counted from. Waits (bounded) for a first position
+        rather than send NaN, which PX4 would read as "its default height"."""
+        pos = self.link.wait("a GLOBAL_POSITION_INT (home's altitude above sea level)",
+                             ["GLOBAL_POSITION_INT"], self._from_vehicle,
+                             timeout_s=self.HOME_WAIT_S, include_latest=True).msg  # fmt: skip
+        return (pos.alt - pos.relative_alt) / 1000.0
 
     def land(self, timeout_s: float) -> Timed:
         """LAND mode; returns the HEARTBEAT that showed the vehicle disarmed on the ground."""
