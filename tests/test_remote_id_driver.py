@@ -55,7 +55,10 @@ def test_every_runs_a_task_once_a_vehicle_second_until_stopped(peers):
         until(lambda: link.clock.now() >= 6.0, "vehicle time 6 s")
         assert 4 <= n <= 6, ticks
         assert len(ticks) == n  # stopped
-        assert all(b - a >= 0.99 for a, b in itertools.pairwise(ticks)), ticks
+        # on a one-second grid from the first: never early; a tick run late (the link saw no
+        # vehicle time for a moment) does not shift the grid, nor is it followed by a burst
+        assert all(t - ticks[0] >= k - 0.01 for k, t in enumerate(ticks)), ticks
+        assert all(b - a >= 0.5 for a, b in itertools.pairwise(ticks)), ticks
 
 
 def test_a_second_channel_reads_the_first_ones_clock_and_never_feeds_it(peers):
