@@ -28,6 +28,7 @@ from reports.paths import safe_name, shown
 from reports.pytest_verdicts import IDENTITY, REPORTS
 
 OVERRAN = pytest.StashKey[str]()  # why a check was cut short by its wall-time bound
+RENEWED = pytest.StashKey[bool]()  # the vehicle fixture already restarted the vehicle after it
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -211,6 +212,7 @@ def vehicle(request: pytest.FixtureRequest, link: Link, vehicle_driver: Any) -> 
         note_restart(request.node, "restarted after this check: its parameter service did not "
                      f"answer ({'; '.join(problems) or 'no PARAM_VALUE'})")  # fmt: skip
         vehicle_driver.restart()
+        request.node.stash[RENEWED] = True
     if problems:
         pytest.fail("isolation: " + "; ".join(problems))
 
@@ -241,6 +243,8 @@ def restart_after(node: pytest.Item, driver: Any, why: str) -> None:
     """Hand the next check a fresh vehicle where the driver can make one (a check whose attack
     or fault leaves state behind that would make a later verdict depend on the order of
     checks), and say so in this check's record."""
+    if node.stash.get(RENEWED, False):
+        return  # the vehicle fixture's teardown already handed on a fresh one
     if "restart" in driver.capabilities and driver.liveness() is None:
         note_restart(node, why)
         driver.restart()
